@@ -1,0 +1,122 @@
+"""Bronze: every provider's rows as delivered, typed and validated, with their lineage
+(source file, row, delivery id, ingest time). One asset per provider, generated from its
+spec and partitioned by its cadence; plus the registry of instant-event segments and the
+providers' show directories.
+"""
+
+
+import dagster as dg
+import polars as pl
+
+from podcast_assets.assets.keys import SHOW_DIRECTORY, bronze_key, segments_key
+from podcast_assets.ingest import (
+    Outcome,
+    bronze_table,
+    ingest_events,
+    ingest_files,
+    ingest_show_directories,
+    register_segments,
+)
+from podcast_assets.metadata import table_metadata
+from podcast_assets.partitions import partitions_for, window_dates
+from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
+from podcast_assets.resources import LakehouseResource
+
+LAKEHOUSE_POOL = "lakehouse"  # serialises writers of the shared Delta tables (see README)
+
+
+def _fail_if_rejected(out: Outcome) -> None:
+    """Rejected files were quarantined and their periods kept their last good data; the
+    run still fails so the rejection is visible in Dagster, naming file, row and rule."""
+    if out.failures:
+        raise dg.Failure(
+            description="; ".join(str(err) for err in out.failures),
+            metadata={"quarantined": [err.reason() for err in out.failures]},
+        )
+
+
+def build_bronze_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
+    deps = [segments_key(spec)] if spec.cadence == "instant" else []
+
+    @dg.asset(
+        key=bronze_key(spec),
+        deps=deps,
+        group_name="bronze",
+        partitions_def=partitions_for(spec),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=LAKEHOUSE_POOL,
+        kinds={"polars", "deltalake"},
+        description=(
+            f"{spec.name}'s {spec.grain}-grain listens exactly as delivered ({spec.cadence}, {spec.format}), "
+            f"typed and validated, one row per delivered row with its source file, row and delivery id. "
+            f"A redelivered {spec.period_grain} replaces the earlier delivery. Table: delta/bronze/{spec.name}."
+        ),
+    )
+    def _bronze(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+        settings = lakehouse.settings
+        start, end = window_dates(context.partition_time_window)
+        ingest = ingest_events if spec.cadence == "instant" else ingest_files
+        out = ingest(settings, spec, start, end, context.log)
+        _fail_if_rejected(out)
+        listens = out.rows.get_column("listens").sum() if out.rows.height else 0
+        return dg.MaterializeResult(
+            metadata=table_metadata(
+                out.rows, bronze_table(settings, spec), listens=int(listens),
+                periods_delivered=len(out.periods), **out.notes,
+            )
+        )
+
+    return _bronze
+
+
+def build_segments_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=segments_key(spec),
+        group_name="bronze",
+        pool=LAKEHOUSE_POOL,
+        kinds={"polars", "deltalake"},
+        description=(
+            f"The registry of {spec.name}'s sealed event segments (landing/{spec.name}/{spec.subdir}/*.ndjson): "
+            "each new segment archived, validated and indexed by the days its events fall on, in the "
+            "delivery ledger (delta/bronze/deliveries). Day partitions of the bronze feed read it."
+        ),
+    )
+    def _segments(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+        out = register_segments(lakehouse.settings, spec, context.log)
+        _fail_if_rejected(out)
+        return dg.MaterializeResult(
+            metadata={
+                "segments_registered": out.notes["segments"],
+                "events": int(out.rows.get_column("rows").sum()) if out.rows.height else 0,
+                "days_touched": [d.isoformat() for d in out.periods],
+            }
+        )
+
+    return _segments
+
+
+@dg.asset(
+    key=SHOW_DIRECTORY,
+    group_name="bronze",
+    pool=LAKEHOUSE_POOL,
+    kinds={"polars", "deltalake"},
+    description=(
+        "Provider show directories (landing/<provider>/shows.csv, full snapshots): which feed URL each "
+        "provider-specific show_id belongs to. Table: delta/bronze/show_directory."
+    ),
+)
+def show_directory(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
+    settings = lakehouse.settings
+    out = ingest_show_directories(settings, [s for s in PROVIDERS if s.has_show_directory], context.log)
+    _fail_if_rejected(out)
+    by_provider = out.rows.group_by("provider").agg(pl.len()).sort("provider").rows()
+    return dg.MaterializeResult(
+        metadata=table_metadata(out.rows, settings.delta("bronze", "show_directory"), shows_per_provider=str(dict(by_provider)))
+    )
+
+
+bronze_assets = [
+    *(build_bronze_asset(spec) for spec in PROVIDERS),
+    *(build_segments_asset(spec) for spec in PROVIDERS if spec.cadence == "instant"),
+    show_directory,
+]

@@ -1,0 +1,242 @@
+"""Landing -> archive -> bronze: the work behind the bronze assets, free of Dagster.
+
+Every function archives what it reads, validates the collected DataFrame with the
+pandera schema *before* the Delta commit, quarantines a bad file whole (its periods keep
+their last good data), records what happened in the delivery ledger, and returns a
+``Outcome`` the asset turns into metadata, a failure, or both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from podcast_assets import landing
+from podcast_assets.catalog import Catalog, build_catalog
+from podcast_assets.partitions import periods_in
+from podcast_assets.providers.reader import UTC, DropError, read_drop
+from podcast_assets.providers.specs import ProviderSpec
+from podcast_assets.schemas import SHOW_DIRECTORY, bronze_schema, empty_frame, validate
+from podcast_assets.settings import Settings
+from podcast_assets.storage import delta, ledger
+from podcast_assets.storage.archive import Delivery, archive, fingerprint, quarantine
+
+
+@dataclass
+class Outcome:
+    """What one ingestion step did: rows written, per-period counts, and the rejected files."""
+
+    rows: pl.DataFrame = field(default_factory=pl.DataFrame)
+    periods: list[date] = field(default_factory=list)
+    failures: list[DropError] = field(default_factory=list)
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def bronze_table(settings: Settings, spec: ProviderSpec) -> str:
+    return settings.delta("bronze", spec.name)
+
+
+def _with_lineage(df: pl.DataFrame, delivery: Delivery, ingested_at: datetime) -> pl.DataFrame:
+    return df.with_columns(
+        pl.lit(delivery.file_name).alias("source_file"),
+        pl.lit(delivery.delivery_id).alias("delivery_id"),
+        pl.lit(ingested_at, UTC).alias("ingested_at"),
+    )
+
+
+def _next_period(spec: ProviderSpec, period: date) -> date:
+    if spec.period_grain == "day":
+        return date.fromordinal(period.toordinal() + 1)
+    return date(period.year + period.month // 12, period.month % 12 + 1, 1)
+
+
+def _reject(settings: Settings, delivery: Delivery, err: DropError, log: logging.Logger, **where: Any) -> dict[str, Any]:
+    quarantine(settings, delivery, err.reason())
+    log.error("quarantined %s: %s", delivery.file_name, err)
+    return ledger.entry(delivery, "quarantined", reason=err.reason(), **where)
+
+
+def ingest_files(settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger) -> Outcome:
+    """Bronze for a daily or monthly provider: each period in ``[start, end)`` with a
+    delivery is replaced by that delivery's rows (a restatement replaces, never adds)."""
+    now = datetime.now(timezone.utc)
+    deliveries = landing.current_deliveries(settings, spec)
+    periods = [p for p in periods_in(spec, start, end) if p in deliveries]
+    frames, entries, out = [], [], Outcome()
+    for i, period in enumerate(periods, start=1):
+        path = deliveries[period]
+        delivery = archive(settings, spec.name, path)
+        where = {"period_start": period, "period_grain": spec.period_grain}
+        try:
+            df = _with_lineage(read_drop(spec, delivery.archive_path, path.name), delivery, now)
+            df = validate(bronze_schema(spec, (period, _next_period(spec, period))), df, path.name)
+        except DropError as err:
+            entries.append(_reject(settings, delivery, err, log, **where))
+            out.failures.append(err)
+            continue
+        frames.append(df)
+        out.periods.append(period)
+        entries.append(ledger.entry(delivery, "ingested", rows=df.height, **where))
+        log.info("%s %s: %d rows from %s (%d/%d)", spec.name, period, df.height, path.name, i, len(periods))
+    if frames:
+        out.rows = pl.concat(frames)
+        delta.overwrite_periods(bronze_table(settings, spec), out.rows, "period_start", out.periods)
+    ledger.record(settings, entries)
+    return out
+
+
+def register_segments(settings: Settings, spec: ProviderSpec, log: logging.Logger) -> Outcome:
+    """Instant feeds: index every sealed segment not seen before by the days its events
+    fall on (ledger rows ``registered``), so a day's partition finds its segments without
+    re-reading old ones. A segment that breaks the schema is quarantined whole."""
+    done = ledger.handled(ledger.read(settings, spec.name))
+    entries, out = [], Outcome()
+    new = [p for p in landing.landed_files(settings, spec) if (p.name, fingerprint(p)) not in done]
+    counts: list[pl.DataFrame] = []
+    for i, path in enumerate(new, start=1):
+        delivery = archive(settings, spec.name, path)
+        try:
+            df = read_drop(spec, delivery.archive_path, path.name)
+            validate(bronze_schema(spec).remove_columns(["source_file", "delivery_id", "ingested_at"]), df, path.name)
+        except DropError as err:
+            entries.append(_reject(settings, delivery, err, log))
+            out.failures.append(err)
+            continue
+        days = df.group_by("period_start").agg(pl.len().cast(pl.Int64).alias("rows")).sort("period_start")
+        counts.append(days)
+        entries += [
+            ledger.entry(delivery, "registered", period_start=d, period_grain="day", rows=n)
+            for d, n in days.iter_rows()
+        ] or [ledger.entry(delivery, "registered")]
+        log.info("registered %s: %d events over %d days (%d/%d)", path.name, df.height, days.height, i, len(new))
+    ledger.record(settings, entries)
+    if counts:
+        out.rows = pl.concat(counts).group_by("period_start").agg(pl.col("rows").sum()).sort("period_start")
+        out.periods = out.rows.get_column("period_start").to_list()
+    out.notes = {"segments": len(new) - len(out.failures)}
+    return out
+
+
+def ingest_events(settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger) -> Outcome:
+    """Bronze for an instant feed: the events of ``[start, end)`` from every registered
+    segment, each ``event_id`` once (delivery is at least once)."""
+    now = datetime.now(timezone.utc)
+    entries_ = ledger.read(settings, spec.name)
+    bad = set(entries_.filter(pl.col("status") == "quarantined").get_column("delivery_id"))
+    segments = (
+        entries_.filter(
+            (pl.col("status") == "registered")
+            & delta.in_window("period_start", start, end)
+            & ~pl.col("delivery_id").is_in(list(bad))
+        )
+        .select("file_name", "fingerprint", "delivery_id", "archive_path", "period_start")
+    )
+    frames, out = [], Outcome()
+    files = segments.select("file_name", "fingerprint", "delivery_id", "archive_path").unique().sort("file_name")
+    for i, (name, fprint, delivery_id, archived) in enumerate(files.iter_rows(), start=1):
+        delivery = Delivery(spec.name, name, fprint, delivery_id, Path(archived))
+        df = read_drop(spec, delivery.archive_path, name).filter(delta.in_window("period_start", start, end))
+        frames.append(_with_lineage(df, delivery, now))
+        log.info("%s: %d events in [%s, %s) from %s (%d/%d)", spec.name, df.height, start, end, name, i, files.height)
+    schema = bronze_schema(spec, (start, end))
+    rows = pl.concat(frames) if frames else empty_frame(schema)
+    total = rows.height
+    rows = rows.sort("source_file", "source_row").unique("event_id", keep="first", maintain_order=True)
+    out.rows = validate(schema, rows.select(list(schema.columns)), f"{spec.name} events")
+    out.notes = {"duplicate_events_dropped": total - rows.height, "segments": files.height}
+    delta.overwrite_window(bronze_table(settings, spec), out.rows, "period_start", start, end)
+    out.periods = sorted(set(segments.get_column("period_start")))
+    ledger.record(
+        settings,
+        [
+            ledger.entry(Delivery(spec.name, n, f, d, Path(a)), "ingested", period_start=p, period_grain="day")
+            for n, f, d, a, p in segments.iter_rows()
+        ],
+    )
+    return out
+
+
+def ingest_show_directories(settings: Settings, specs: list[ProviderSpec], log: logging.Logger) -> Outcome:
+    """``landing/<provider>/shows.csv`` (a full snapshot each time) into
+    ``delta/bronze/show_directory``; a bad snapshot is quarantined and the old one kept."""
+    now = datetime.now(timezone.utc)
+    table = settings.delta("bronze", "show_directory")
+    done = ledger.handled(ledger.read(settings))
+    entries, frames, out = [], [], Outcome()
+    for spec in specs:
+        path = landing.show_directory_file(settings, spec)
+        if not path.exists() or (path.name, fingerprint(path)) in done and delta.exists(table):
+            continue
+        delivery = archive(settings, spec.name, path)
+        try:
+            df = _read_show_directory(spec, delivery, now)
+        except DropError as err:
+            entries.append(_reject(settings, delivery, err, log))
+            out.failures.append(err)
+            continue
+        delta.overwrite_where(table, df, {"provider": spec.name})
+        frames.append(df)
+        entries.append(ledger.entry(delivery, "ingested", rows=df.height))
+        log.info("%s show directory: %d shows from %s", spec.name, df.height, path.name)
+    ledger.record(settings, entries)
+    out.rows = pl.concat(frames) if frames else empty_frame(SHOW_DIRECTORY)
+    return out
+
+
+def _read_show_directory(spec: ProviderSpec, delivery: Delivery, now: datetime) -> pl.DataFrame:
+    file = f"{spec.name}/{landing.SHOW_DIRECTORY_FILE}"
+    try:
+        raw = pl.read_csv(delivery.archive_path, infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise DropError(file, f"not valid CSV: {str(exc).splitlines()[0]}") from None
+    for column in ("show_id", "feed_url"):
+        if column not in raw.columns:
+            raise DropError(file, f"missing column {column!r}")
+    df = raw.select(
+        pl.lit(spec.name).alias("provider"),
+        pl.col("show_id").str.strip_chars(),
+        pl.col("feed_url").str.strip_chars(),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("source_row"),
+        pl.lit(delivery.delivery_id).alias("delivery_id"),
+        pl.lit(now, UTC).alias("ingested_at"),
+    )
+    return validate(SHOW_DIRECTORY, df, file)
+
+
+CATALOG = "catalog"
+
+
+def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Outcome]:
+    """Every crawled feed in ``landing/catalog/`` into the catalog frames. A feed file that
+    does not parse is quarantined and its last good crawl (from the archive) stands in."""
+    entries_ = ledger.read(settings, CATALOG)
+    done = ledger.handled(entries_)
+    deliveries = {d.archive_path: d for d in (archive(settings, CATALOG, p) for p in landing.catalog_files(settings))}
+    catalog = build_catalog(deliveries)
+    bad = {err.file: err for err in catalog.failures}
+    last_good = (
+        entries_.filter((pl.col("status") == "ingested") & pl.col("file_name").is_in([deliveries[p].file_name for p in bad]))
+        .sort("recorded_at")
+        .unique("file_name", keep="last")
+        .get_column("archive_path")
+    )
+    if bad:
+        catalog = build_catalog([p for p in deliveries if p not in bad] + [Path(p) for p in last_good])
+    out, entries = Outcome(), []
+    for path, delivery in deliveries.items():
+        if path in bad:
+            err = DropError(delivery.file_name, bad[path].rule, bad[path].line)
+            entries.append(_reject(settings, delivery, err, log))
+            out.failures.append(err)
+        elif (delivery.file_name, delivery.fingerprint) not in done:
+            entries.append(ledger.entry(delivery, "ingested", rows=1))
+    for name, frame in catalog.tables().items():
+        delta.replace(settings.delta("silver", name), frame)
+    ledger.record(settings, entries)
+    log.info("catalog: %d podcasts, %d episodes from %d feeds", catalog.podcasts.height, catalog.episodes.height, len(deliveries))
+    return catalog, out

@@ -1,0 +1,164 @@
+"""What needs doing: landed files not yet ingested, and silver periods whose show mapping
+is out of date. The sensors turn this plan into run requests; ``podcast-assets refresh``
+executes it in-process. One code path, so both see the same work.
+
+A unit of ``Work`` names the assets to materialize, the partition (or range) and a
+``run_key`` that changes whenever the input changes (file name + size/mtime), so a
+re-delivered file is new work and an unchanged one never is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from podcast_assets import landing
+from podcast_assets.assets.keys import CATALOG_TABLES, SHOW_DIRECTORY, bronze_key, segments_key, silver_key
+from podcast_assets.identity_sync import identity_stamp, stale_periods
+from podcast_assets.ingest import CATALOG
+from podcast_assets.partitions import partition_key, partitions_for
+from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
+from podcast_assets.settings import Settings
+from podcast_assets.storage import ledger
+from podcast_assets.storage.archive import fingerprint
+
+CATALOG_KEYS = tuple(dg.AssetKey(["silver", name]) for name in CATALOG_TABLES)
+
+
+@dataclass(frozen=True)
+class Work:
+    source: str  # the provider or "catalog" whose sensor owns this work
+    description: str
+    assets: tuple[dg.AssetKey, ...]
+    run_key: str
+    first_partition: str | None = None
+    last_partition: str | None = None  # == first_partition for a single partition
+    parts: tuple["Work", ...] = ()  # the single-partition work a ranged run was folded from
+
+    @property
+    def partitioned(self) -> bool:
+        return self.first_partition is not None
+
+    def run_request(self) -> dg.RunRequest:
+        tags = {}
+        if self.partitioned and self.first_partition != self.last_partition:
+            tags = {"dagster/asset_partition_range_start": self.first_partition,
+                    "dagster/asset_partition_range_end": self.last_partition}
+        return dg.RunRequest(
+            run_key=self.run_key,
+            asset_selection=list(self.assets),
+            partition_key=self.first_partition if self.first_partition == self.last_partition else None,
+            tags=tags,
+        )
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:16]
+
+
+def _existing(spec: ProviderSpec, periods: list[date]) -> list[date]:
+    """Periods that have a partition (not before PODCAST_DATA_START, not in the future)."""
+    keys = set(partitions_for(spec).get_partition_keys())
+    return [p for p in periods if partition_key(spec, p) in keys]
+
+
+def plan_catalog(settings: Settings, entries: pl.DataFrame) -> list[Work]:
+    done = ledger.handled(entries.filter(pl.col("provider") == CATALOG))
+    new = [f"{p.name}:{fingerprint(p)}" for p in landing.catalog_files(settings) if (p.name, fingerprint(p)) not in done]
+    if not new:
+        return []
+    return [Work(CATALOG, f"catalog: {len(new)} new or changed feeds", CATALOG_KEYS, f"catalog:{_digest(new)}")]
+
+
+def plan_provider(settings: Settings, spec: ProviderSpec, entries: pl.DataFrame) -> list[Work]:
+    """Everything pending for one provider, in the order it should run. Re-resolving
+    stale periods waits while the catalog or this provider's directory is pending."""
+    mine = entries.filter(pl.col("provider") == spec.name)
+    done = ledger.handled(mine)
+    work: list[Work] = []
+    directory = landing.show_directory_file(settings, spec)
+    if spec.has_show_directory and directory.exists() and (directory.name, fingerprint(directory)) not in done:
+        work.append(Work(spec.name, f"{spec.name}: new show directory", (SHOW_DIRECTORY,),
+                         f"{spec.name}:{directory.name}:{fingerprint(directory)}"))
+    ingest = (bronze_key(spec), silver_key(spec))
+    if spec.cadence == "instant":
+        new = [f"{p.name}:{fingerprint(p)}" for p in landing.landed_files(settings, spec) if (p.name, fingerprint(p)) not in done]
+        if new:
+            work.append(Work(spec.name, f"{spec.name}: {len(new)} new segments", (segments_key(spec),),
+                             f"{spec.name}:segments:{_digest(new)}"))
+        for day, files in _registered_not_ingested(mine):
+            if _existing(spec, [day]):
+                key = partition_key(spec, day)
+                work.append(Work(spec.name, f"{spec.name} {key}: events from {len(files)} segments", ingest,
+                                 f"{spec.name}:{key}:{_digest(files)}", key, key))
+    else:
+        for period, path in sorted(landing.current_deliveries(settings, spec).items()):
+            if (path.name, fingerprint(path)) not in done and _existing(spec, [period]):
+                key = partition_key(spec, period)
+                work.append(Work(spec.name, f"{spec.name} {key}: {path.name}", ingest,
+                                 f"{spec.name}:{path.name}:{fingerprint(path)}", key, key))
+    identity_pending = bool(plan_catalog(settings, entries)) or any(w.assets == (SHOW_DIRECTORY,) for w in work)
+    pending = {w.first_partition for w in work if w.partitioned}
+    stale = [p for p in _existing(spec, stale_periods(settings, spec, mine)) if partition_key(spec, p) not in pending]
+    if stale and not identity_pending:
+        first, last = partition_key(spec, stale[0]), partition_key(spec, stale[-1])
+        work.append(Work(spec.name, f"{spec.name} {first}..{last}: re-resolve shows", (silver_key(spec),),
+                         f"{spec.name}:resolve:{identity_stamp(settings, spec)}:{first}:{last}", first, last))
+    return work
+
+
+def _registered_not_ingested(entries: pl.DataFrame) -> list[tuple[date, list[str]]]:
+    keys = ["file_name", "fingerprint", "period_start"]
+    registered = entries.filter((pl.col("status") == "registered") & pl.col("period_start").is_not_null())
+    ingested = entries.filter(pl.col("status") == "ingested").select(keys).unique()
+    quarantined = entries.filter(pl.col("status") == "quarantined").select("file_name", "fingerprint").unique()
+    todo = (
+        registered.select(keys).unique()
+        .join(ingested, on=keys, how="anti")
+        .join(quarantined, on=["file_name", "fingerprint"], how="anti")
+        .group_by("period_start")
+        .agg((pl.col("file_name") + ":" + pl.col("fingerprint")).alias("files"))
+        .sort("period_start")
+    )
+    return [(day, files) for day, files in todo.iter_rows()]
+
+
+def plan(settings: Settings, sources: list[str] | None = None) -> list[Work]:
+    """All pending work (or that of ``sources``): catalog first, then each provider."""
+    entries = ledger.read(settings)
+    work = plan_catalog(settings, entries) if sources is None or CATALOG in sources else []
+    for spec in PROVIDERS:
+        if sources is None or spec.name in sources:
+            work += plan_provider(settings, spec, entries)
+    return work
+
+
+def merge_ranges(work: list[Work]) -> list[Work]:
+    """Fold single-partition work on consecutive partitions of the same assets into one
+    ranged run (a large backfill becomes a few runs, not hundreds)."""
+    merged: list[Work] = []
+    for item in work:
+        last = merged[-1] if merged else None
+        if (
+            last is not None and item.partitioned and last.partitioned and item.assets == last.assets
+            and _next_key(item.source, last.last_partition) == item.first_partition
+        ):
+            merged[-1] = replace(last, last_partition=item.last_partition,
+                                 description=f"{item.source} {last.first_partition}..{item.last_partition}: "
+                                             f"{len(last.parts) + 1} deliveries",
+                                 run_key=_digest([last.run_key, item.run_key]),
+                                 parts=(*last.parts, item))
+        else:
+            merged.append(replace(item, parts=(item,)) if item.partitioned else item)
+    return merged
+
+
+def _next_key(source: str, key: str | None) -> str | None:
+    spec = next(s for s in PROVIDERS if s.name == source)
+    keys = partitions_for(spec).get_partition_keys()
+    index = keys.index(key) if key in keys else -1
+    return keys[index + 1] if 0 <= index < len(keys) - 1 else None

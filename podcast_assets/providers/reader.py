@@ -1,0 +1,196 @@
+"""The one reader for every provider: a delivered file in, typed bronze rows out.
+
+``read_drop`` turns a file into a DataFrame with the spec's canonical columns (see
+``specs.CANONICAL_FIELDS``), typed, plus ``source_row`` (1-based: the data row of a CSV,
+the line of an NDJSON file, the index in a JSON row list). Anything it cannot read
+raises ``DropError`` naming the file, the row and the rule, so the caller can quarantine.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from podcast_assets.providers.specs import ProviderSpec
+
+BOM = b"\xef\xbb\xbf"
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%#z"  # RFC 3339 with an offset ("Z" or +hh:mm)
+UTC = pl.Datetime("us", "UTC")
+
+
+@dataclass
+class DropError(ValueError):
+    """A delivered file broke a rule; ``row`` is 1-based (see module docstring)."""
+
+    file: str
+    rule: str
+    row: int | None = None
+    sample: Any = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}, row {self.row}" if self.row is not None else self.file
+        sample = f" (value: {self.sample!r})" if self.sample is not None else ""
+        return f"{where}: {self.rule}{sample}"
+
+    def reason(self) -> dict[str, Any]:
+        return {"file": self.file, "row": self.row, "rule": self.rule, "sample": self.sample}
+
+
+def read_drop(spec: ProviderSpec, path: Path, name: str | None = None) -> pl.DataFrame:
+    """Read one delivered file into typed rows (all of ``spec.fields`` plus ``listens``,
+    ``period_start`` and ``source_row``). ``name`` is the file name errors report (the
+    landed name when reading an archived copy). Raises ``DropError``."""
+    name = name or path.name
+    raw = _read_raw(spec, path, name)
+    return _typed(spec, raw, name)
+
+
+# ---- raw: every field as text ---------------------------------------------------------
+def _file_bytes(path: Path, name: str) -> bytes:
+    data = path.read_bytes()
+    if name.endswith(".gz"):
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise DropError(name, f"not a readable gzip file: {exc}") from None
+    return data.removeprefix(BOM)
+
+
+def _read_raw(spec: ProviderSpec, path: Path, name: str) -> pl.DataFrame:
+    data = _file_bytes(path, name)
+    reader = {"csv": _raw_csv, "ndjson": _raw_ndjson, "json": _raw_json}[spec.format]
+    return reader(spec, data, name)
+
+
+def _require(columns: list[str], spec: ProviderSpec, file: str, fields: dict[str, str]) -> None:
+    for source in fields.values():
+        if source.split(".")[0] not in columns:
+            raise DropError(file, f"missing column {source!r}")
+
+
+def _raw_csv(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
+    try:
+        df = pl.read_csv(io.BytesIO(data), separator=spec.csv_separator, infer_schema=False)
+    except pl.exceptions.PolarsError as exc:
+        raise DropError(file, f"not valid CSV: {str(exc).splitlines()[0]}") from None
+    _require(df.columns, spec, file, dict(spec.fields))
+    return df.select(
+        *(pl.col(src).alias(canon) for canon, src in spec.fields.items()),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("source_row"),
+    )
+
+
+def _field_expr(source: str) -> pl.Expr:
+    head, *rest = source.split(".")
+    expr = pl.col(head)
+    for name in rest:
+        expr = expr.struct.field(name)
+    return expr
+
+
+def _raw_ndjson(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
+    lines = data.split(b"\n")
+    line_numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
+    try:
+        df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+    except pl.exceptions.PolarsError as exc:
+        _raise_bad_json_line(lines, file, exc)
+    _require(df.columns, spec, file, dict(spec.fields))
+    try:
+        return df.select(
+            *(_field_expr(src).cast(pl.String).alias(canon) for canon, src in spec.fields.items()),
+            pl.Series("source_row", line_numbers, dtype=pl.Int64),
+        )
+    except pl.exceptions.PolarsError as exc:  # e.g. a nested field that is not an object
+        raise DropError(file, f"unexpected JSON structure: {str(exc).splitlines()[0]}") from None
+
+
+def _raise_bad_json_line(lines: list[bytes], file: str, exc: Exception) -> None:
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError as err:
+            raise DropError(file, f"not valid JSON: {err.msg}", number, line[:120].decode(errors="replace")) from None
+        if not isinstance(value, dict):
+            raise DropError(file, "line is not a JSON object", number, line[:120].decode(errors="replace"))
+    raise DropError(file, f"not valid NDJSON: {str(exc).splitlines()[0]}")
+
+
+def _raw_json(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
+    try:
+        doc = json.loads(data)
+    except ValueError as err:
+        line = getattr(err, "lineno", None)
+        raise DropError(file, f"not valid JSON: {getattr(err, 'msg', err)} (line {line})") from None
+    rows = doc.get(spec.json_rows) if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise DropError(file, f"document has no {spec.json_rows!r} list")
+    missing = [src for src in spec.json_document_fields.values() if src not in doc]
+    if missing:
+        raise DropError(file, f"missing column {missing[0]!r}")
+    records: dict[str, list[str | None]] = {canon: [] for canon in spec.fields}
+    for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise DropError(file, "row is not a JSON object", number, str(row)[:120])
+        for canon, src in spec.fields.items():
+            value = row.get(src)
+            records[canon].append(None if value is None else str(value))
+    if rows:
+        _require(list(set().union(*(r.keys() for r in rows))), spec, file, dict(spec.fields))
+    df = pl.DataFrame(records, schema={canon: pl.String for canon in spec.fields})
+    return df.with_columns(
+        *(pl.lit(str(doc[src]), pl.String).alias(canon) for canon, src in spec.json_document_fields.items()),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("source_row"),
+    )
+
+
+# ---- typed: parse numbers, dates and timestamps, naming the first bad value ----------------
+def _parsed(raw: pl.DataFrame, column: str, expr: pl.Expr, rule: str, file: str) -> pl.Expr:
+    """``expr`` parsed from text; a value that is present but does not parse is an error."""
+    bad = raw.select(pl.col("source_row"), pl.col(column), expr.alias("_parsed")).filter(
+        pl.col(column).is_not_null() & pl.col("_parsed").is_null()
+    )
+    if bad.height:
+        raise DropError(file, rule, bad.item(0, "source_row"), bad.item(0, column))
+    return expr
+
+
+def _typed(spec: ProviderSpec, raw: pl.DataFrame, file: str) -> pl.DataFrame:
+    f = spec.fields
+    text = pl.col
+    exprs: list[pl.Expr] = []
+    if "listens" in raw.columns:
+        exprs.append(
+            _parsed(raw, "listens", text("listens").str.strip_chars().cast(pl.Int64, strict=False),
+                    f"{f['listens']} must be a whole number", file)
+        )
+    else:  # instant providers: one row is one listen
+        exprs.append(pl.lit(1, pl.Int64).alias("listens"))
+    for column in ("listened_at", "episode_published"):
+        if column in raw.columns:
+            exprs.append(
+                _parsed(raw, column, text(column).str.to_datetime(TIMESTAMP_FORMAT, time_zone="UTC", strict=False),
+                        f"{f[column]} must be an RFC 3339 timestamp with offset", file).cast(UTC)
+            )
+    if spec.period_grain == "day" and "period" in raw.columns:
+        period = text("period").str.to_date("%Y-%m-%d", strict=False)
+        exprs.append(_parsed(raw, "period", period, f"{_src(spec, 'period')} must be a date YYYY-MM-DD", file).alias("period_start"))
+    elif "period" in raw.columns:
+        period = (text("period") + "-01").str.to_date("%Y-%m-%d", strict=False)
+        exprs.append(_parsed(raw, "period", period, f"{_src(spec, 'period')} must be a month YYYY-MM", file).alias("period_start"))
+    else:  # instant: a listen counts for the UTC day it happened
+        exprs.append(text("listened_at").str.to_datetime(TIMESTAMP_FORMAT, time_zone="UTC", strict=False).dt.date().alias("period_start"))
+    typed = raw.with_columns(exprs)
+    return typed.drop([c for c in ("period",) if c in typed.columns])
+
+
+def _src(spec: ProviderSpec, canon: str) -> str:
+    return spec.fields.get(canon) or spec.json_document_fields[canon]

@@ -1,0 +1,116 @@
+"""pandera (polars backend) schemas for every bronze and silver table.
+
+They guard each Delta commit (``validate`` runs on the collected DataFrame before the
+write, so bad data never lands) and back the asset checks shown in the Dagster UI.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+from podcast_assets.providers.reader import UTC, DropError
+from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
+
+Window = tuple[date, date]  # [start, end)
+
+LINEAGE = {
+    "source_file": pa.Column(pl.String),
+    "source_row": pa.Column(pl.Int64, pa.Check.ge(1)),
+    "delivery_id": pa.Column(pl.String),
+    "ingested_at": pa.Column(UTC),
+}
+
+
+def _period(window: Window | None) -> pa.Column:
+    checks = [pa.Check.in_range(window[0], window[1], include_max=False)] if window else []
+    return pa.Column(pl.Date, checks)
+
+
+def bronze_schema(spec: ProviderSpec, window: Window | None = None) -> pa.DataFrameSchema:
+    """Rows as ``spec``'s provider delivered them, typed, with their lineage; ``window``
+    (the partition being written) bounds ``period_start``."""
+    columns: dict[str, pa.Column] = {
+        "listens": pa.Column(pl.Int64, pa.Check.ge(0)),
+        "period_start": _period(window),
+        **LINEAGE,
+    }
+    for field in (*spec.fields, *spec.json_document_fields):
+        if field == "episode_title":
+            columns[field] = pa.Column(pl.String, nullable=True)
+        elif field in ("listened_at", "episode_published"):
+            columns[field] = pa.Column(UTC)
+        elif field not in ("period", "listens"):
+            columns[field] = pa.Column(pl.String, pa.Check.str_length(min_value=1))
+    return pa.DataFrameSchema(columns, strict=True, name=f"bronze_{spec.name}")
+
+
+def silver_listens_schema(window: Window | None = None) -> pa.DataFrameSchema:
+    """``delta/silver/listens`` (CONTRACT.md section 4): listens per provider, podcast,
+    episode (null for podcast grain) and period. A row whose show is not mapped yet has
+    a null ``podcast_guid`` and names the provider's show in ``unmapped_show``."""
+    return pa.DataFrameSchema(
+        {
+            "provider": pa.Column(pl.String, pa.Check.isin([p.name for p in PROVIDERS])),
+            "podcast_guid": pa.Column(pl.String, nullable=True),
+            "episode_guid": pa.Column(pl.String, nullable=True),
+            "period_start": _period(window),
+            "period_grain": pa.Column(pl.String, pa.Check.isin(["day", "month"])),
+            "listens": pa.Column(pl.Int64, pa.Check.ge(0)),
+            "unmapped_show": pa.Column(pl.String, nullable=True),
+        },
+        strict=True,
+        unique=["provider", "podcast_guid", "episode_guid", "period_start", "unmapped_show"],
+        name="silver_listens",
+    )
+
+
+SHOW_DIRECTORY = pa.DataFrameSchema(
+    {
+        "provider": pa.Column(pl.String),
+        "show_id": pa.Column(pl.String, pa.Check.str_length(min_value=1)),
+        "feed_url": pa.Column(pl.String, pa.Check.str_length(min_value=1)),
+        "source_row": pa.Column(pl.Int64),
+        "delivery_id": pa.Column(pl.String),
+        "ingested_at": pa.Column(UTC),
+    },
+    strict=True,
+    unique=["provider", "show_id"],
+    name="show_directory",
+)
+
+
+def empty_frame(schema: pa.DataFrameSchema) -> pl.DataFrame:
+    """A frame with no rows and ``schema``'s columns and types."""
+    return pl.DataFrame(schema={name: column.dtype.type for name, column in schema.columns.items()})
+
+
+def validate(schema: pa.DataFrameSchema, df: pl.DataFrame, file: str) -> pl.DataFrame:
+    """Validate ``df``; on failure raise ``DropError`` naming the first bad row and rule."""
+    try:
+        return schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        raise _first_failure(exc.failure_cases, df, file) from None
+
+
+def _first_failure(cases: pl.DataFrame, df: pl.DataFrame, file: str) -> DropError:
+    first: dict[str, Any] = cases.sort("index", nulls_last=True).row(0, named=True)
+    row = first.get("index")
+    if row is not None and "source_row" in df.columns:
+        row = df.item(int(row), "source_row")
+    column = first.get("column") or ""
+    rule = f"{column}: {first['check']}" if column else str(first["check"])
+    return DropError(file, rule, row, first.get("failure_case"))
+
+
+def check_result(schema: pa.DataFrameSchema, df: pl.DataFrame) -> tuple[bool, dict[str, Any]]:
+    """For asset checks: (passed, metadata) of validating a whole table."""
+    try:
+        schema.validate(df, lazy=True)
+        return True, {"rows": df.height}
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+        return False, {"rows": df.height, "failures": cases.height, "first": str(cases.head(5).to_dicts())}

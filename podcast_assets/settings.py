@@ -1,0 +1,98 @@
+"""Configuration from environment variables: the one place that reads ``os.environ``.
+
+Every knob has a default, so nothing needs to be set to run the demo. Paths are derived
+from one root, ``PODCAST_LAKEHOUSE_DIR`` (see ``CONTRACT.md`` section 2).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from pathlib import Path
+from typing import Mapping
+
+PROVIDERS = ("aurora", "boreal", "cirrus", "dune", "ember")
+DEFAULT_MARKET_SHARE = 0.10
+
+
+def _pairs(text: str, name: str) -> dict[str, str]:
+    """Parse ``a=1,b=2`` into a dict; blank text gives an empty dict."""
+    out: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"{name}: expected comma-separated key=value pairs, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@dataclass(frozen=True)
+class Settings:
+    lakehouse_dir: str = "./lakehouse"
+    # Where the CLI keeps Dagster's run history (Dagster's own variable, same default
+    # place for `podcast-assets refresh` and `dagster dev`; see README).
+    dagster_home: str = "./dagster_home"
+    data_start: date = date(2025, 1, 1)
+    market_shares: Mapping[str, float] = field(
+        default_factory=lambda: {p: DEFAULT_MARKET_SHARE for p in PROVIDERS}
+    )
+    collector_tokens: Mapping[str, str] = field(default_factory=dict)
+    # Collector segments are sealed when they reach this size or age.
+    segment_max_bytes: int = 64 * 1024 * 1024
+    segment_max_seconds: float = 60.0
+    # Instant events may arrive late: a day counts as landed this many days after it ends.
+    late_event_grace_days: int = 2
+    # API requests a key (or an anonymous client address) may make per minute.
+    api_rate_limit_per_minute: int = 600
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        shares = {p: DEFAULT_MARKET_SHARE for p in PROVIDERS}
+        for provider, value in _pairs(env.get("PODCAST_MARKET_SHARES", ""), "PODCAST_MARKET_SHARES").items():
+            share = float(value)
+            if not 0 < share <= 1:
+                raise ValueError(f"PODCAST_MARKET_SHARES: share of {provider} must be in (0, 1], got {share}")
+            shares[provider] = share
+        defaults = cls()
+        return cls(
+            lakehouse_dir=env.get("PODCAST_LAKEHOUSE_DIR", defaults.lakehouse_dir),
+            dagster_home=env.get("DAGSTER_HOME", defaults.dagster_home),
+            data_start=date.fromisoformat(env.get("PODCAST_DATA_START", defaults.data_start.isoformat())),
+            market_shares=shares,
+            collector_tokens=_pairs(env.get("PODCAST_COLLECTOR_TOKENS", ""), "PODCAST_COLLECTOR_TOKENS"),
+            segment_max_bytes=int(env.get("PODCAST_COLLECTOR_SEGMENT_BYTES", defaults.segment_max_bytes)),
+            segment_max_seconds=float(env.get("PODCAST_COLLECTOR_SEGMENT_SECONDS", defaults.segment_max_seconds)),
+            late_event_grace_days=int(env.get("PODCAST_LATE_EVENT_GRACE_DAYS", defaults.late_event_grace_days)),
+            api_rate_limit_per_minute=int(env.get("PODCAST_API_RATE_LIMIT", defaults.api_rate_limit_per_minute)),
+        )
+
+    # ---- paths (CONTRACT.md section 2) -------------------------------------------------
+    @cached_property
+    def root(self) -> Path:
+        return Path(self.lakehouse_dir).absolute()
+
+    def landing(self, provider: str) -> Path:
+        return self.root / "landing" / provider
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "archive"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    def delta(self, layer: str, table: str) -> str:
+        return str(self.root / "delta" / layer / table)
+
+    @property
+    def serving_dir(self) -> Path:
+        """DuckDB serving store and API keys (not a contract path; ours)."""
+        return self.root / "serving"
+
+
+def get_settings() -> Settings:
+    return Settings.from_env()

@@ -1,0 +1,58 @@
+"""Bronze rows -> ``delta/silver/listens``: one canonical shape for every provider.
+
+Each provider names shows its own way (``show_key``); here they all become a
+``podcast_guid``: a podcast guid as given, a feed URL through the catalog (else derived),
+a provider show id through that provider's ``shows.csv`` and then its feed URL. A show
+that cannot be mapped yet keeps its listens with a null ``podcast_guid`` and its id in
+``unmapped_show``; they are re-resolved when the directory or catalog that maps them lands.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from podcast_assets.identity import resolve_feed_urls
+from podcast_assets.providers.specs import ProviderSpec
+
+SILVER_COLUMNS = ["provider", "podcast_guid", "episode_guid", "period_start", "period_grain", "listens", "unmapped_show"]
+
+
+def to_silver(spec: ProviderSpec, bronze: pl.DataFrame, directory: pl.DataFrame, feed_map: pl.DataFrame) -> pl.DataFrame:
+    """Sum ``bronze`` listens per podcast, episode and period, mapped to ``podcast_guid``.
+
+    ``directory``: ``show_directory`` rows (provider, show_id, feed_url); ``feed_map``:
+    the catalog's ``feed_urls`` (feed_url_normalized, podcast_guid).
+    """
+    if spec.show_key == "podcast_guid":
+        rows = bronze.with_columns(
+            pl.col("podcast_guid").str.strip_chars().str.to_lowercase(), pl.lit(None, pl.String).alias("show")
+        )
+    else:
+        if spec.show_key == "show_id":
+            shows = directory.filter(pl.col("provider") == spec.name).select("show_id", "feed_url")
+            rows = bronze.join(shows, on="show_id", how="left").rename({"show_id": "show"})
+        else:
+            rows = bronze.with_columns(pl.col("feed_url").alias("show"))
+        rows = rows.with_columns(resolve_feed_urls(rows.get_column("feed_url"), feed_map).alias("podcast_guid"))
+    episode = pl.col("episode_guid") if spec.grain == "episode" else pl.lit(None, pl.String)
+    return (
+        rows.select(
+            "podcast_guid",
+            episode.alias("episode_guid"),
+            "period_start",
+            pl.when(pl.col("podcast_guid").is_null()).then(pl.col("show")).alias("unmapped_show"),
+            "listens",
+        )
+        .group_by("podcast_guid", "episode_guid", "period_start", "unmapped_show")
+        .agg(pl.col("listens").sum().cast(pl.Int64))
+        .select(
+            pl.lit(spec.name).alias("provider"),
+            "podcast_guid",
+            "episode_guid",
+            "period_start",
+            pl.lit(spec.period_grain).alias("period_grain"),
+            "listens",
+            "unmapped_show",
+        )
+        .sort("period_start", "podcast_guid", "episode_guid", "unmapped_show", nulls_last=True)
+    )

@@ -1,0 +1,1 @@
+"""Where bytes live: Delta tables, the immutable archive, quarantine and the delivery ledger."""

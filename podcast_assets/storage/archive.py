@@ -1,0 +1,76 @@
+"""The archive keeps an immutable copy of every file ever received; quarantine keeps the
+rejected ones with a machine-readable reason beside them. Nothing is ever deleted.
+
+An archived copy is named ``<delivery_id>__<file name>`` where ``delivery_id`` is the
+first 16 hex digits of the content's SHA-256, so two deliveries of the same name never
+collide and the same bytes delivered twice are stored once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from podcast_assets.settings import Settings
+
+
+@dataclass(frozen=True)
+class Delivery:
+    provider: str
+    file_name: str
+    fingerprint: str  # size and mtime of the landed file: what sensors compare
+    delivery_id: str
+    archive_path: Path
+
+
+def fingerprint(path: Path) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}-{stat.st_mtime_ns}"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _copy_atomically(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copy2(source, tmp)  # keeps the landed mtime (it orders catalog crawls)
+    os.chmod(tmp, 0o444)
+    os.replace(tmp, target)
+
+
+def archive(settings: Settings, provider: str, path: Path) -> Delivery:
+    """Copy a landed file into ``archive/<provider>/`` (once per distinct content)."""
+    landed = fingerprint(path)
+    delivery_id = _sha256(path)[:16]
+    target = settings.archive / provider / f"{delivery_id}__{path.name}"
+    if not target.exists():
+        _copy_atomically(path, target)
+    return Delivery(provider, path.name, landed, delivery_id, target)
+
+
+def quarantine(settings: Settings, delivery: Delivery, reason: dict[str, Any]) -> Path:
+    """Put a rejected delivery in ``quarantine/<provider>/`` with ``<name>.reason.json``."""
+    target = settings.quarantine / delivery.provider / delivery.archive_path.name
+    if not target.exists():
+        _copy_atomically(delivery.archive_path, target)
+    record = {
+        "provider": delivery.provider,
+        "delivery_id": delivery.delivery_id,
+        "quarantined_at": datetime.now(timezone.utc).isoformat(),
+        **reason,
+    }
+    reason_path = target.with_name(target.name + ".reason.json")
+    reason_path.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    return target
