@@ -8,6 +8,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from podcast_assets.api.keys import TIERS, KeyStore
 from podcast_assets.settings import Settings, get_settings
 
 
@@ -45,16 +46,59 @@ def cmd_demo(settings: Settings, seed: int) -> int:
     return status
 
 
+def cmd_keys(settings: Settings, args: argparse.Namespace) -> int:
+    store = KeyStore.in_dir(settings.serving_dir)
+    if args.keys_command == "create":
+        key_id, key = store.create(args.tier)
+        print(f"created {args.tier} key {key_id}; store it now, it is not shown again:")
+        print(key)
+        return 0
+    if args.keys_command == "list":
+        for item in store.list_keys():
+            state = f"revoked {item.revoked_at}" if item.revoked_at else "active"
+            print(f"{item.key_id}  {item.tier:8s}  created {item.created_at}  {state}")
+        return 0
+    if store.revoke(args.key_id):
+        print(f"revoked {args.key_id}")
+        return 0
+    print(f"no active key {args.key_id}", file=sys.stderr)
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="podcast-assets", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="sample drops for every provider, ingest them, print the results")
     demo.add_argument("--seed", type=int, default=7)
     sub.add_parser("refresh", help="ingest every landed drop not yet ingested; exit 0 only if all succeeded")
+    collector = sub.add_parser("collector", help="serve the aurora event endpoint")
+    collector.add_argument("--host", default="127.0.0.1")
+    collector.add_argument("--port", type=int, default=8787)
+    api = sub.add_parser("api", help="serve the read API for the website and pro users")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8788)
+    keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
+    create = keys.add_parser("create", help="print a new API key (last line of output)")
+    create.add_argument("--tier", required=True, choices=TIERS)
+    keys.add_parser("list", help="list keys (never their secrets)")
+    revoke = keys.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("key_id")
     args = parser.parse_args(argv)
     settings = get_settings()
+    if args.command == "api":
+        from podcast_assets.api import serve as serve_api
+
+        serve_api(settings, host=args.host, port=args.port)
+        return 0
+    if args.command == "keys":
+        return cmd_keys(settings, args)
     if args.command == "demo":
         return cmd_demo(settings, args.seed)
+    if args.command == "collector":
+        from podcast_assets.collector import serve
+
+        serve(settings, host=args.host, port=args.port)
+        return 0
     return cmd_refresh(settings)
 
 

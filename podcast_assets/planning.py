@@ -139,9 +139,12 @@ def plan(settings: Settings, sources: list[str] | None = None) -> list[Work]:
 
 def merge_ranges(work: list[Work]) -> list[Work]:
     """Fold single-partition work on consecutive partitions of the same assets into one
-    ranged run (a large backfill becomes a few runs, not hundreds)."""
+    ranged run (a large backfill becomes a few runs, not hundreds), and repeated work on
+    the same unpartitioned assets into one run."""
     merged: list[Work] = []
     for item in work:
+        if not item.partitioned and any(m.assets == item.assets for m in merged):
+            continue  # one run of an unpartitioned asset does it all (e.g. every directory)
         last = merged[-1] if merged else None
         if (
             last is not None and item.partitioned and last.partitioned and item.assets == last.assets

@@ -9,6 +9,7 @@ reports whether everything succeeded.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -49,6 +50,7 @@ def execute(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: L
         tags={**request.tags, "podcast_assets/trigger": "refresh", "podcast_assets/work": work.run_key[:200]},
         instance=instance,
         resources={"lakehouse": lakehouse},
+        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
     return [] if result.success else _failure_messages(result) or ["run failed"]
@@ -72,7 +74,9 @@ def refresh(
         for i, item in enumerate(work, start=1):
             echo(f"  [{i}/{len(work)}] {item.description}")
             report.runs += 1
+            started = time.monotonic()
             errors = execute(item, assets, instance, lakehouse)
+            echo(f"    {'failed' if errors else 'done'} in {time.monotonic() - started:.1f}s")
             if errors and len(item.parts) > 1:
                 echo(f"    ranged run failed; retrying its {len(item.parts)} partitions one by one")
                 errors = []

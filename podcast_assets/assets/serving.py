@@ -7,19 +7,23 @@ resource is configured in-memory (``database=":memory:"``) and serves as the bui
 the temporary file to that connection, fills it and swaps it in.
 """
 
-from __future__ import annotations
-
 import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from podcast_assets.resources import LakehouseResource
 from podcast_assets.serving import publish_serving_store, store_path
-from podcast_assets.settings import Settings
 
-# The resource key the serving asset expects: ``DuckDBResource(database=":memory:")``.
+# The resource key the serving asset expects: ``serving_duckdb_resource()``.
 SERVING_DUCKDB = "serving_duckdb"
-GOLD_TABLES = ("podcast_monthly_estimates", "episode_first_30_days", "podcast_trends", "creator_popularity")
-SILVER_TABLES = ("podcasts",)
+# (layer, table) of every Delta table published; the asset keys are ``[layer, table]``.
+PUBLISHED = (
+    ("gold", "podcast_monthly_estimates"),
+    ("gold", "episode_first_30_days"),
+    ("gold", "podcast_trends"),
+    ("gold", "creator_popularity"),
+    ("silver", "podcasts"),
+)
 
 # Rebuild after any upstream partition changes, once no upstream run is still going (so a
 # backfill publishes once). Unlike ``eager()``, a never-materialised upstream month does
@@ -36,26 +40,27 @@ def serving_duckdb_resource() -> DuckDBResource:
     return DuckDBResource(database=":memory:")
 
 
-def build_serving_asset(settings: Settings) -> dg.AssetsDefinition:
-    """The ``serving_store`` asset over the lakehouse of ``settings``."""
-
-    @dg.asset(
-        name="serving_store",
-        group_name="serving",
-        deps=[*GOLD_TABLES, *SILVER_TABLES],
-        automation_condition=REBUILD_WHEN_GOLD_CHANGES,
-        kinds={"duckdb"},
-        description="The gold tables, with analyst views, as one DuckDB file for the API; swapped in atomically.",
+@dg.asset(
+    key=["serving", "serving_store"],
+    group_name="serving",
+    deps=[dg.AssetKey([layer, table]) for layer, table in PUBLISHED],
+    automation_condition=REBUILD_WHEN_GOLD_CHANGES,
+    kinds={"duckdb"},
+    description="The gold tables and the podcast catalog, with indexes and analyst views, as one DuckDB "
+    "file (serving/serving.duckdb) that the API reads; rebuilt whole and swapped in atomically.",
+)
+def serving_store(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, serving_duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    settings = lakehouse.settings
+    tables = {table: pl.read_delta(settings.delta(layer, table)) for layer, table in PUBLISHED}
+    path = store_path(settings.serving_dir)
+    with serving_duckdb.get_connection() as conn:
+        counts = publish_serving_store(tables, path, connection=conn)
+    context.log.info(f"published {path}")
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(path)), **{f"rows/{t}": n for t, n in counts.items()}}
     )
-    def serving_store(context: dg.AssetExecutionContext, serving_duckdb: DuckDBResource) -> dg.MaterializeResult:
-        tables = {name: pl.read_delta(settings.delta("gold", name)) for name in GOLD_TABLES}
-        tables.update({name: pl.read_delta(settings.delta("silver", name)) for name in SILVER_TABLES})
-        path = store_path(settings.serving_dir)
-        with serving_duckdb.get_connection() as conn:
-            counts = publish_serving_store(tables, path, connection=conn)
-        context.log.info("published %s", path)
-        return dg.MaterializeResult(
-            metadata={"path": dg.MetadataValue.path(str(path)), **{f"rows/{t}": n for t, n in counts.items()}}
-        )
 
-    return serving_store
+
+serving_assets = [serving_store]
