@@ -1,4 +1,4 @@
-"""What the demo prints at the end: the lakehouse as a reader would see it."""
+"""What the demo prints at the end: what the website would show, from the gold tables."""
 
 from __future__ import annotations
 
@@ -7,21 +7,50 @@ import polars as pl
 from podcast_assets.settings import Settings
 from podcast_assets.storage import delta
 
+TOP = 5
+
+
+def _titles(settings: Settings) -> pl.DataFrame:
+    return delta.read(settings.delta("silver", "podcasts"), schema={"podcast_guid": pl.String, "title": pl.String}).select(
+        "podcast_guid", "title"
+    )
+
+
+def _gold(settings: Settings, table: str) -> pl.DataFrame:
+    return delta.read(settings.delta("gold", table))
+
 
 def summary(settings: Settings) -> str:
-    listens = delta.read(settings.delta("silver", "listens"))
-    if listens.is_empty():
-        return "no listens in silver yet"
-    per_provider = (
-        listens.group_by("provider")
-        .agg(
-            pl.col("listens").sum().alias("listens"),
-            pl.col("listens").filter(pl.col("podcast_guid").is_null()).sum().alias("unmapped"),
-            pl.col("period_start").min().alias("from"),
-            pl.col("period_start").max().alias("to"),
-        )
-        .sort("provider")
+    estimates = _gold(settings, "podcast_monthly_estimates")
+    if estimates.is_empty():
+        return "no estimates yet"
+    month = estimates.filter(pl.col("observed_listens") > 0).get_column("month").max()
+    titles = _titles(settings)
+    top = (
+        estimates.filter(pl.col("month") == month)
+        .join(titles, on="podcast_guid", how="left")
+        .sort("estimated_listens", descending=True)
+        .head(TOP)
     )
-    lines = ["silver/listens by provider:"]
-    lines += [f"  {p:8s} {n:>10,d} listens ({u:,d} unmapped), {a} .. {b}" for p, n, u, a, b in per_provider.iter_rows()]
+    lines = [f"Top podcasts, {month:%B %Y} (market-wide estimate, 90% interval):"]
+    lines += [
+        f"  {r['title'] or r['podcast_guid']:<40.40s} {r['estimated_listens']:>10,.0f}  "
+        f"[{r['estimate_low']:,.0f} – {r['estimate_high']:,.0f}]  {r['status']}"
+        for r in top.iter_rows(named=True)
+    ]
+    trends = _gold(settings, "podcast_trends").filter(pl.col("month") == month).join(titles, on="podcast_guid", how="left")
+    risers = trends.sort("trend_rank").head(TOP)
+    lines.append(f"Trending, {month:%B %Y} (growth a month, shrunk for noise; * = clearly rising):")
+    lines += [
+        f"  #{r['trend_rank']:<3d} {r['title'] or r['podcast_guid']:<40.40s} {r['trend_score']:+.0%}"
+        f"{' *' if r['is_rising'] else ''}"
+        for r in risers.iter_rows(named=True)
+    ]
+    creators = _gold(settings, "creator_popularity").filter(pl.col("month") == month).sort("popularity_rank").head(TOP)
+    lines.append(f"Top creators, {month:%B %Y}:")
+    lines += [
+        f"  #{r['popularity_rank']:<3d} {r['creator_name']:<30.30s} {r['appearances']} episodes, "
+        f"{r['estimated_listens']:,.0f} listens, lift {'n/a' if r['lift'] is None else format(r['lift'], '.2f')}"
+        for r in creators.iter_rows(named=True)
+    ]
     return "\n".join(lines)

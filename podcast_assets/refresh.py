@@ -4,22 +4,27 @@ against the Dagster instance (so the runs show in the UI), until nothing is pend
 It executes the same plan the sensors request (``planning.plan``). Consecutive
 partitions are folded into ranged runs; a ranged run that fails is retried partition by
 partition, so one bad file costs only its own partition. It does all it can, then
-reports whether everything succeeded.
+reports whether everything succeeded. Then it rematerializes what depends on the data
+it changed, by evaluating the same automation conditions the automation sensor uses.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable
 
 import dagster as dg
+from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
 
+from podcast_assets.assets.serving import SERVING_DUCKDB, serving_duckdb_resource
 from podcast_assets.planning import Work, merge_ranges, plan
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.settings import Settings
 
 MAX_ROUNDS = 10  # a round's work can reveal more (new segments -> their days)
+AUTOMATION_CURSOR_FILE = "refresh_automation_cursor.json"
 
 
 @dataclass
@@ -40,6 +45,10 @@ def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     ]
 
 
+def _resources(lakehouse: LakehouseResource) -> dict[str, object]:
+    return {"lakehouse": lakehouse, SERVING_DUCKDB: serving_duckdb_resource()}
+
+
 def execute(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> list[str]:
     """Materialize one unit of work in-process; returns failure messages (empty = ok)."""
     request = work.run_request()
@@ -49,7 +58,7 @@ def execute(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: L
         partition_key=request.partition_key,
         tags={**request.tags, "podcast_assets/trigger": "refresh", "podcast_assets/work": work.run_key[:200]},
         instance=instance,
-        resources={"lakehouse": lakehouse},
+        resources=_resources(lakehouse),
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
@@ -64,6 +73,7 @@ def refresh(
 ) -> RefreshReport:
     lakehouse = LakehouseResource(lakehouse_dir=settings.lakehouse_dir)
     report, attempted = RefreshReport(), set()
+    automation = _Automation(instance, assets, lakehouse)
     for round_ in range(1, MAX_ROUNDS + 1):
         pending = [w for w in plan(settings) if w.run_key not in attempted]
         if not pending:
@@ -86,4 +96,67 @@ def refresh(
             for message in errors:
                 echo(f"    FAILED {message}")
             report.failures += errors
+    _rematerialize_downstream(automation, assets, lakehouse, report, echo)
     return report
+
+
+class _Automation:
+    """The automation conditions evaluated in-process, as the automation sensor does. The
+    evaluation cursor is kept in the Dagster home, so each evaluation sees only what
+    changed since the previous one (the first one just sets that baseline)."""
+
+    def __init__(self, instance: dg.DagsterInstance, assets: list, lakehouse: LakehouseResource) -> None:
+        self.instance = instance
+        self.defs = dg.Definitions(assets=assets, resources=_resources(lakehouse))
+        self.cursor_file = Path(instance.root_directory) / AUTOMATION_CURSOR_FILE
+        if not self.cursor_file.exists():
+            self.evaluate()
+
+    def evaluate(self) -> dg.EvaluateAutomationConditionsResult:
+        cursor = (
+            dg.deserialize_value(self.cursor_file.read_text(), AssetDaemonCursor) if self.cursor_file.exists() else None
+        )
+        result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=cursor)
+        self.cursor_file.write_text(dg.serialize_value(result.cursor))
+        return result
+
+
+def _rematerialize_downstream(
+    automation: _Automation, assets: list, lakehouse: LakehouseResource, report: RefreshReport,
+    echo: Callable[[str], None],
+) -> None:
+    """Run what the automation conditions request, until nothing more is requested."""
+    for _ in range(MAX_ROUNDS):
+        result = automation.evaluate()
+        if not result.total_requested:
+            return
+        for work in _downstream_work(assets, result):
+            echo(f"  {work.description}")
+            report.runs += 1
+            started = time.monotonic()
+            errors = execute(work, assets, automation.instance, lakehouse)
+            echo(f"    {'failed' if errors else 'done'} in {time.monotonic() - started:.1f}s")
+            report.failures += errors
+
+
+def _downstream_work(assets: list, result: dg.EvaluateAutomationConditionsResult) -> list[Work]:
+    """One run per kind of partitioning: the requested monthly assets over the span of
+    requested months (earliest to latest), then the unpartitioned ones."""
+    partitioned: dict[dg.AssetKey, set[str]] = {}
+    unpartitioned: list[dg.AssetKey] = []
+    for asset in assets:
+        for key in asset.keys:
+            requested = result.get_requested_partitions(key)
+            if requested == {None}:
+                unpartitioned.append(key)
+            elif requested:
+                partitioned[key] = {k for k in requested if k is not None}
+    work = []
+    if partitioned:
+        keys = sorted(set().union(*partitioned.values()))
+        work.append(Work("automation", f"rematerialize {len(partitioned)} assets for {keys[0]}..{keys[-1]}",
+                         tuple(partitioned), f"automation:{keys[0]}:{keys[-1]}", keys[0], keys[-1]))
+    if unpartitioned:
+        work.append(Work("automation", f"rematerialize {', '.join(k.to_user_string() for k in unpartitioned)}",
+                         tuple(unpartitioned), "automation:unpartitioned"))
+    return work

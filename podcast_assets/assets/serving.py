@@ -11,6 +11,7 @@ import dagster as dg
 import polars as pl
 from dagster_duckdb import DuckDBResource
 
+from podcast_assets.automation import ON_UPSTREAM_CHANGE
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.serving import publish_serving_store, store_path
 
@@ -25,14 +26,6 @@ PUBLISHED = (
     ("silver", "podcasts"),
 )
 
-# Rebuild after any upstream partition changes, once no upstream run is still going (so a
-# backfill publishes once). Unlike ``eager()``, a never-materialised upstream month does
-# not block publishing the months that exist.
-REBUILD_WHEN_GOLD_CHANGES = (
-    (dg.AutomationCondition.newly_missing() | dg.AutomationCondition.any_deps_updated()).since_last_handled()
-    & ~dg.AutomationCondition.any_deps_in_progress()
-    & ~dg.AutomationCondition.in_progress()
-).with_label("rebuild when gold changes")
 
 
 def serving_duckdb_resource() -> DuckDBResource:
@@ -44,7 +37,7 @@ def serving_duckdb_resource() -> DuckDBResource:
     key=["serving", "serving_store"],
     group_name="serving",
     deps=[dg.AssetKey([layer, table]) for layer, table in PUBLISHED],
-    automation_condition=REBUILD_WHEN_GOLD_CHANGES,
+    automation_condition=ON_UPSTREAM_CHANGE,
     kinds={"duckdb"},
     description="The gold tables and the podcast catalog, with indexes and analyst views, as one DuckDB "
     "file (serving/serving.duckdb) that the API reads; rebuilt whole and swapped in atomically.",
