@@ -19,12 +19,12 @@ def _instance(settings: Settings) -> dg.DagsterInstance:
 
 
 def cmd_refresh(settings: Settings) -> int:
-    from podcast_assets.definitions import all_assets
+    from podcast_assets.definitions import materializable
     from podcast_assets.refresh import refresh
 
     print(f"refresh: lakehouse {settings.root}, Dagster home {Path(settings.dagster_home).absolute()}")
     with _instance(settings) as instance:
-        report = refresh(settings, instance, all_assets)
+        report = refresh(settings, instance, materializable)
     if report.ok:
         print(f"refresh: done, {report.runs} runs, all succeeded")
         return 0

@@ -18,9 +18,8 @@ from typing import Callable
 import dagster as dg
 from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
 
-from podcast_assets.assets.serving import SERVING_DUCKDB, serving_duckdb_resource
 from podcast_assets.planning import Work, merge_ranges, plan
-from podcast_assets.resources import LakehouseResource
+from podcast_assets.resources import LakehouseResource, all_resources
 from podcast_assets.settings import Settings
 
 MAX_ROUNDS = 10  # a round's work can reveal more (new segments -> their days)
@@ -45,10 +44,6 @@ def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
     ]
 
 
-def _resources(lakehouse: LakehouseResource) -> dict[str, object]:
-    return {"lakehouse": lakehouse, SERVING_DUCKDB: serving_duckdb_resource()}
-
-
 def execute(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> list[str]:
     """Materialize one unit of work in-process; returns failure messages (empty = ok)."""
     request = work.run_request()
@@ -58,7 +53,7 @@ def execute(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: L
         partition_key=request.partition_key,
         tags={**request.tags, "podcast_assets/trigger": "refresh", "podcast_assets/work": work.run_key[:200]},
         instance=instance,
-        resources=_resources(lakehouse),
+        resources=all_resources(lakehouse),
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
@@ -107,7 +102,7 @@ class _Automation:
 
     def __init__(self, instance: dg.DagsterInstance, assets: list, lakehouse: LakehouseResource) -> None:
         self.instance = instance
-        self.defs = dg.Definitions(assets=assets, resources=_resources(lakehouse))
+        self.defs = dg.Definitions(assets=assets, resources=all_resources(lakehouse))
         self.cursor_file = Path(instance.root_directory) / AUTOMATION_CURSOR_FILE
         if not self.cursor_file.exists():
             self.evaluate()

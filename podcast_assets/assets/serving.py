@@ -15,8 +15,6 @@ from podcast_assets.automation import ON_UPSTREAM_CHANGE
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.serving import publish_serving_store, store_path
 
-# The resource key the serving asset expects: ``serving_duckdb_resource()``.
-SERVING_DUCKDB = "serving_duckdb"
 # (layer, table) of every Delta table published; the asset keys are ``[layer, table]``.
 PUBLISHED = (
     ("gold", "podcast_monthly_estimates"),
@@ -26,11 +24,6 @@ PUBLISHED = (
     ("silver", "podcasts"),
 )
 
-
-
-def serving_duckdb_resource() -> DuckDBResource:
-    """The build engine for the serving store, to register under ``SERVING_DUCKDB``."""
-    return DuckDBResource(database=":memory:")
 
 
 @dg.asset(

@@ -7,7 +7,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
-from podcast_assets.assets.serving import SERVING_DUCKDB, serving_duckdb_resource, serving_store
+from podcast_assets.assets.serving import serving_store
+from podcast_assets.resources import SERVING_DUCKDB, serving_duckdb_resource
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.serving import store_path
 
