@@ -37,11 +37,15 @@ class RefreshReport:
 
 
 def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
-    return [
-        f"{event.step_key}: {event.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
-        for event in result.all_events
-        if event.event_type == dg.DagsterEventType.STEP_FAILURE
-    ]
+    """Each failed step with the innermost error's message (a quarantine names file, row, rule)."""
+    messages = []
+    for event in result.all_events:
+        if event.event_type == dg.DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error  # type: ignore[union-attr]
+            while error.cause is not None:
+                error = error.cause
+            messages.append(f"{event.step_key}: {error.message.strip()}")
+    return messages
 
 
 def execute(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: LakehouseResource) -> list[str]:

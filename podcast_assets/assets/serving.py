@@ -8,12 +8,13 @@ the temporary file to that connection, fills it and swaps it in.
 """
 
 import dagster as dg
-import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from podcast_assets.automation import ON_UPSTREAM_CHANGE
+from podcast_assets.catalog import PODCASTS_SCHEMA
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.serving import publish_serving_store, store_path
+from podcast_assets.storage import delta
 
 # (layer, table) of every Delta table published; the asset keys are ``[layer, table]``.
 PUBLISHED = (
@@ -39,7 +40,9 @@ def serving_store(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, serving_duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
     settings = lakehouse.settings
-    tables = {table: pl.read_delta(settings.delta(layer, table)) for layer, table in PUBLISHED}
+    # the catalog may not have landed yet: then no podcast has a title, which is no error
+    schemas = {"podcasts": PODCASTS_SCHEMA}
+    tables = {table: delta.read(settings.delta(layer, table), schema=schemas.get(table)) for layer, table in PUBLISHED}
     path = store_path(settings.serving_dir)
     with serving_duckdb.get_connection() as conn:
         counts = publish_serving_store(tables, path, connection=conn)

@@ -1,0 +1,84 @@
+"""Gold follows silver by itself: a restated *old* daily file re-requests exactly the gold
+months that depend on it, through the same automation conditions the automation sensor
+evaluates (``dg.evaluate_automation_conditions`` on a real instance)."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from podcast_assets.assets.gold import CREATORS, ESTIMATES, FIRST30, TRENDS
+from podcast_assets.definitions import materializable
+from podcast_assets.refresh import refresh
+from podcast_assets.resources import LakehouseResource, all_resources
+from podcast_assets.settings import Settings
+
+
+def _drop_cirrus(settings: Settings, day: str, downloads: int) -> None:
+    folder = settings.landing("cirrus")
+    folder.mkdir(parents=True, exist_ok=True)
+    doc = {"date": day, "rows": [{"feed_url": "https://example.com/feed", "downloads": downloads}]}
+    (folder / f"cirrus-{day}.json").write_text(json.dumps(doc))
+
+
+@pytest.fixture
+def env(tmp_path: Path):
+    settings = Settings(lakehouse_dir=str(tmp_path / "lakehouse"))
+    (tmp_path / "dagster_home").mkdir()
+    with dg.instance_for_test(temp_dir=str(tmp_path / "dagster_home")) as instance:
+        yield settings, instance
+
+
+def _observed(settings: Settings, month: str) -> int:
+    estimates = pl.read_delta(settings.delta("gold", "podcast_monthly_estimates"))
+    return estimates.filter(pl.col("month").cast(pl.String) == month).get_column("observed_listens").sum()
+
+
+def test_restated_old_day_requests_its_month_and_the_months_that_read_it(env) -> None:
+    settings, instance = env
+    _drop_cirrus(settings, "2025-01-10", 100)
+    _drop_cirrus(settings, "2025-03-10", 50)
+    assert refresh(settings, instance, materializable, echo=lambda _: None).ok
+    assert _observed(settings, "2025-01-01") == 100
+
+    defs = dg.Definitions(assets=materializable, resources=all_resources(LakehouseResource(lakehouse_dir=settings.lakehouse_dir)))
+    baseline = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    assert baseline.total_requested == 0  # nothing changed since refresh
+
+    # cirrus restates 10 January; only that day's partition is re-ingested
+    _drop_cirrus(settings, "2025-01-10", 130)
+    result = dg.materialize(
+        materializable,
+        selection=[dg.AssetKey(["bronze", "cirrus"]), dg.AssetKey(["silver", "cirrus_listens"])],
+        partition_key="2025-01-10",
+        instance=instance,
+        resources=all_resources(LakehouseResource(lakehouse_dir=settings.lakehouse_dir)),
+    )
+    assert result.success
+
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=baseline.cursor)
+    # January's estimate and the first 30 days of January's episodes read 10 January ...
+    assert after.get_requested_partitions(ESTIMATES) == {"2025-01-01"}
+    assert after.get_requested_partitions(FIRST30) == {"2025-01-01"}
+    # ... and trends/creators read January's gold as history for the next months too
+    # (their windows are TREND_MONTHS / CREATOR_MONTHS long), but never March alone
+    # without January in it: every request includes the restated month.
+    assert "2025-01-01" in after.get_requested_partitions(TRENDS)
+    assert "2025-01-01" in after.get_requested_partitions(CREATORS)
+    assert "2025-03-01" not in after.get_requested_partitions(ESTIMATES)
+
+
+def test_refresh_rematerializes_the_restated_month(env) -> None:
+    settings, instance = env
+    _drop_cirrus(settings, "2025-01-10", 100)
+    _drop_cirrus(settings, "2025-01-11", 20)
+    assert refresh(settings, instance, materializable, echo=lambda _: None).ok
+    assert _observed(settings, "2025-01-01") == 120  # 100 + 20
+
+    _drop_cirrus(settings, "2025-01-10", 130)
+    lines: list[str] = []
+    assert refresh(settings, instance, materializable, echo=lines.append).ok
+    assert _observed(settings, "2025-01-01") == 150  # 130 replaces 100: 130 + 20, not 250
+    assert any("rematerialize" in line for line in lines)
