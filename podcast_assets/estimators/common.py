@@ -36,7 +36,7 @@ PROJECTION_CV = 0.15
 that has landed, fraction ``f``: relative sd ``PROJECTION_CV * sqrt((1 - f) / f)``, the
 form of the error of a total extrapolated from a sample of its days (15% at half the
 period landed, 30% at a fifth). Calibrated on the synthetic market: preliminary months
-from day 2 to day 28 get 88-97% interval coverage."""
+from day 2 to day 28 get 88-98% interval coverage."""
 
 WEEKDAY_PRIOR_DAYS = 1.0
 """The weekday profile is shrunk toward a flat week as if each weekday had this many
@@ -91,10 +91,6 @@ def add_months(month: date, n: int) -> date:
     """The first day of the month ``n`` months after ``month``'s."""
     index = month.year * 12 + month.month - 1 + n
     return date(index // 12, index % 12 + 1, 1)
-
-
-def month_start(day: date) -> date:
-    return day.replace(day=1)
 
 
 def days_between(start: date, end: date) -> pl.Series:
@@ -163,7 +159,9 @@ def weekday_weights(listens: pl.DataFrame, coverage: pl.DataFrame, info: pl.Data
         week.join(fitted, on="weekday", how="left")
         .join(n_days, on="weekday", how="left")
         .with_columns(pl.col("n").fill_null(0.0), pl.col("w").fill_null(1.0))
-        .with_columns(((pl.col("n") * pl.col("w") + WEEKDAY_PRIOR_DAYS) / (pl.col("n") + WEEKDAY_PRIOR_DAYS)).alias("w"))
+        .with_columns(
+            ((pl.col("n") * pl.col("w") + WEEKDAY_PRIOR_DAYS) / (pl.col("n") + WEEKDAY_PRIOR_DAYS)).alias("w")
+        )
     )
     return shrunk.select("weekday", (pl.col("w") / pl.col("w").mean()).alias("weekday_weight"))
 

@@ -30,6 +30,9 @@ BASELINE_MIN_EPISODES = 2
 """An appearance counts toward lift only if the show has at least this many episodes
 without the creator in the window to compare with."""
 
+LIFT_FIT_ROUNDS = 20
+"""Rounds of the alternating fit of show levels and creator effects (backfitting)."""
+
 CREATOR_COLUMNS = (
     "month",
     "creator_id",
@@ -52,28 +55,28 @@ def _episode_levels(first30: pl.DataFrame, monthly: pl.DataFrame, start: date, e
     ``start`` (a straight line through ln(monthly estimated_listens) by month), so
     episodes of a growing show compare fairly across the window."""
     months_from_start = (pl.col("month").dt.year() - start.year) * 12 + pl.col("month").dt.month() - start.month
+    t, ly = pl.col("t"), pl.col("ly")
+    slope = ((t - t.mean()) * (ly - ly.mean())).sum() / ((t - t.mean()) ** 2).sum()
     growth = (
         monthly.filter(pl.col("month").is_between(start, end, closed="left"), pl.col("estimated_listens") > 0)
-        .select("podcast_guid", months_from_start.cast(pl.Float64).alias("t"), pl.col("estimated_listens").log().alias("ly"))
-        .group_by("podcast_guid")
-        .agg(
-            pl.when(pl.len() >= 2)
-            .then(((pl.col("t") - pl.col("t").mean()) * (pl.col("ly") - pl.col("ly").mean())).sum() / ((pl.col("t") - pl.col("t").mean()) ** 2).sum())
-            .otherwise(0.0)
-            .alias("growth")
+        .select(
+            "podcast_guid",
+            months_from_start.cast(pl.Float64).alias("t"),
+            pl.col("estimated_listens").log().alias("ly"),
         )
+        .group_by("podcast_guid")
+        .agg(pl.when(pl.len() >= 2).then(slope).otherwise(0.0).alias("growth"))
     )
     start_ts = datetime.combine(start, time(), UTC)
     months_since = (pl.col("published_at") - start_ts).dt.total_seconds() / (86_400 * 30.4375)
     return (
         first30.filter(pl.col("estimated_listens_30d") > 0)
         .join(growth, on="podcast_guid", how="left")
-        .select(*EPISODE, (pl.col("estimated_listens_30d").log() - pl.col("growth").fill_null(0.0) * months_since).alias("y"))
+        .select(
+            *EPISODE,
+            (pl.col("estimated_listens_30d").log() - pl.col("growth").fill_null(0.0) * months_since).alias("y"),
+        )
     )
-
-
-LIFT_FIT_ROUNDS = 20
-"""Rounds of the alternating fit of show levels and creator effects (backfitting)."""
 
 
 def _lift(levels: pl.DataFrame, appearances: pl.DataFrame) -> pl.DataFrame:
@@ -105,7 +108,10 @@ def _lift(levels: pl.DataFrame, appearances: pl.DataFrame) -> pl.DataFrame:
             .join(effects, on="creator_id")
             .group_by("creator_id")
             .agg(
-                ((pl.col("y") - pl.col("show") - pl.col("credit") + pl.col("beta")).sum() / (pl.len() + LIFT_PRIOR_APPEARANCES)).alias("beta"),
+                (
+                    (pl.col("y") - pl.col("show") - pl.col("credit") + pl.col("beta")).sum()
+                    / (pl.len() + LIFT_PRIOR_APPEARANCES)
+                ).alias("beta"),
                 pl.len().cast(pl.Int32).alias("lift_appearances"),
             )
         )
@@ -170,6 +176,9 @@ def creator_popularity(
             (pl.col("estimated_listens") * pl.col("lift").fill_null(1.0)).alias("popularity_score"),
         )
         .sort(["popularity_score", "creator_id"], descending=[True, False])
-        .with_columns(pl.int_range(1, pl.len() + 1).cast(pl.Int32).alias("popularity_rank"), pl.lit(month).alias("month"))
+        .with_columns(
+            pl.int_range(1, pl.len() + 1).cast(pl.Int32).alias("popularity_rank"),
+            pl.lit(month).alias("month"),
+        )
         .select(CREATOR_COLUMNS)
     )

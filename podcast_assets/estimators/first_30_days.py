@@ -90,17 +90,17 @@ def _daily_episode_listens(rows: pl.DataFrame, info: pl.DataFrame) -> pl.DataFra
 
 
 def fit_decay_curve(
-    rows: pl.DataFrame, coverage: pl.DataFrame, info: pl.DataFrame, episodes: pl.DataFrame, weights: pl.DataFrame
+    daily: pl.DataFrame, coverage: pl.DataFrame, info: pl.DataFrame, episodes: pl.DataFrame, weights: pl.DataFrame
 ) -> pl.DataFrame:
     """age (0..CURVE_MAX_AGE), decay: expected listens of an episode at that age relative
-    to its publication day, on an average weekday.
+    to its publication day, on an average weekday, from ``daily`` (the daily
+    episode-grain providers' listens, ``_daily_episode_listens``).
 
     Chain of ratios (which copes with episodes seen only at some ages): decay(a + 1) /
     decay(a) = sum of weekday-adjusted listens at age a + 1 over sum at age a, both over the
     (provider, episode) pairs whose days a and a + 1 have both landed. An age without data
     repeats the ratio before it; without any daily episode-grain data the curve is flat.
     """
-    daily = _daily_episode_listens(rows, info)
     pub = _publication(episodes)
     ages = pl.int_range(0, CURVE_MAX_AGE + 1, eager=True).alias("age")
     grid = (
@@ -118,11 +118,13 @@ def fit_decay_curve(
     pairs = grid.join(
         grid.with_columns(pl.col("age") - 1).rename({"x": "x_next"}), on=["provider", *EPISODE, "age"]
     )
+    sums = pairs.group_by("age").agg(pl.col("x").sum().alias("den"), pl.col("x_next").sum().alias("num"))
+    ratio = pl.when(pl.col("den") > 0).then(pl.col("num") / pl.col("den"))
     ratios = (
         pl.DataFrame(ages.head(CURVE_MAX_AGE))
-        .join(pairs.group_by("age").agg(pl.col("x").sum().alias("den"), pl.col("x_next").sum().alias("num")), on="age", how="left")
+        .join(sums, on="age", how="left")
         .sort("age")
-        .select("age", pl.when(pl.col("den") > 0).then(pl.col("num") / pl.col("den")).forward_fill().fill_null(1.0).alias("r"))
+        .select(ratio.forward_fill().fill_null(1.0).alias("r"))
     )
     decay = pl.concat([pl.Series([1.0]), ratios["r"]]).cum_prod()
     return pl.DataFrame({"age": ages, "decay": decay})
@@ -319,12 +321,12 @@ def estimate_first_30_days(
     check_known_providers(rows, info)
     cov = coverage.filter(pl.col("period_start").is_between(month, data_end, closed="left"))
     weights = weekday_weights(rows, cov, info)
-    curve = fit_decay_curve(rows, cov, info, episodes, weights)
+    daily = _daily_episode_listens(rows, info)
+    curve = fit_decay_curve(daily, cov, info, episodes, weights)
 
     start_ts, end_ts = (datetime.combine(d, time(), UTC) for d in (month, end))
     pub = _publication(episodes).filter(pl.col("published_at").is_between(start_ts, end_ts, closed="left"))
     grid = _window_grid(pub, curve, weights)
-    daily = _daily_episode_listens(rows, info)
     parts = pl.concat([_daily_parts(grid, info, cov, daily, rows), _monthly_parts(grid, info, cov, daily, rows)])
     per_provider = _part_counts(parts)
     complete = per_provider.group_by(EPISODE).agg(pl.col("complete").all().alias("all_landed"))

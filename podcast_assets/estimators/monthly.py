@@ -50,11 +50,12 @@ def provider_month_fractions(
     all of it has."""
     end = add_months(month, 1)
     month_days = pl.DataFrame(days_between(month, end))
+    landed_days = covered_days(coverage, info).with_columns(pl.lit(True).alias("covered"))
     daily = (
         info.filter(pl.col("daily"))
         .select("provider")
         .join(with_weekday_weight(month_days, weights), how="cross")
-        .join(covered_days(coverage, info).with_columns(pl.lit(True).alias("covered")), on=["provider", "day"], how="left")
+        .join(landed_days, on=["provider", "day"], how="left")
         .group_by("provider")
         .agg(
             (pl.col("weekday_weight").filter(pl.col("covered")).sum() / pl.col("weekday_weight").sum()).alias(

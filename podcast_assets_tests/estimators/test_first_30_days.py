@@ -1,0 +1,192 @@
+"""``estimate_first_30_days``: a hand-worked episode and properties."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from podcast_assets.estimators import FIRST30_COLUMNS, ProviderInfo, estimate_first_30_days
+from podcast_assets_tests.estimators.frames import FIVE, coverage, days, episodes, listens, shuffled, utc
+
+MARCH = date(2025, 3, 1)
+PROVIDERS = [
+    ProviderInfo("A", "daily", "episode"),
+    ProviderInfo("C", "daily", "podcast"),
+    ProviderInfo("D", "monthly", "podcast"),
+    ProviderInfo("E", "monthly", "episode"),
+]
+EPISODES = episodes(
+    [
+        ("P", "X", utc(2025, 3, 20, 12)),  # the episode: window [Mar 20 12:00, Apr 19 12:00)
+        ("P", "Y", utc(2024, 6, 1)),  # P's back catalog
+        ("W", "Z", utc(2024, 1, 1)),  # another show's back catalog
+    ]
+)
+
+
+def _world(until: date) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Daily data up to the day before ``until``, monthly files for months ended by then.
+
+    A (daily, episode): X gets 12 on its publication day and 6 every day after; Y gets 6
+    a day; Z fills A's daily total up to 18, so A's week is flat and the weekday profile 1.
+    C (daily, podcast): P gets 10 a day. D (monthly, podcast): P 100 in March, 90 in April.
+    E (monthly, episode): X 40 in March, 60 in April.
+    """
+    rows, cov = [], []
+    for d in days(MARCH, min(until - timedelta(days=1), date(2025, 5, 31))):
+        x = 12 if d == date(2025, 3, 20) else 6 if d > date(2025, 3, 20) else 0
+        rows += [("A", "P", "X", d, "day", x), ("A", "P", "Y", d, "day", 6), ("A", "W", "Z", d, "day", 18 - x - 6)]
+        rows.append(("C", "P", None, d, "day", 10))
+        cov += [("A", d, "day"), ("C", d, "day")]
+    for month, dune, ember in ((MARCH, 100, 40), (date(2025, 4, 1), 90, 60)):
+        if (month.replace(day=28) + timedelta(days=4)).replace(day=1) <= until:
+            rows += [("D", "P", None, month, "month", dune), ("E", "P", "X", month, "month", ember)]
+            cov += [("D", month, "month"), ("E", month, "month")]
+    return listens(r for r in rows if r[-1] > 0), coverage(cov)
+
+
+def test_hand_worked_window() -> None:
+    rows, cov = _world(until=date(2025, 5, 1))
+    out = estimate_first_30_days(rows, cov, PROVIDERS, EPISODES, MARCH, as_of=date(2025, 5, 1))
+    assert out.columns == list(FIRST30_COLUMNS)
+    assert out["episode_guid"].to_list() == ["X"]  # only episodes published in March
+    x = out.row(0, named=True)
+    # Decay curve from A: X's listens halve from age 0 to 1 (12 -> 6), then stay: ratios
+    # 0.5, 1, 1, ... so decay = 1, 0.5, 0.5, ... (Y and Z are older than 62 days: unused).
+    # Window: ages 0..29 whole, age 30 (Apr 19) until 12:00, i.e. half of it.
+    # A: 12 + 29 x 6 + 0.5 x 6 = 189.
+    # C: P's 10 a day over the window, 30.5 x 10 = 305, times X's share of P at A over the
+    #    same days: 189 / (189 + 30.5 x 6) = 189 / 372  ->  305 x 189 / 372 = 154.9597.
+    # E: March holds ages 0..11, all in the window: 40. April holds ages 12..41, decay mass
+    #    30 x 0.5 = 15, of which the window has 18 x 0.5 + 0.5 x 0.5 = 9.25: 60 x 9.25 / 15 = 37.
+    #    E = 77.
+    # D: March: 100 x (X's window listens at A in March, 12 + 11 x 6 = 78) / (P's March at
+    #    A, 78 + 31 x 6 = 264) = 29.5455; April: 90 x (18 x 6 + 0.5 x 6 = 111) / (30 x 6 +
+    #    30 x 6 = 360) = 27.75. D = 57.2955.
+    # (189 + 154.9597 + 77 + 57.2955) / (4 x 0.1) = 1195.638.
+    expected = (189 + 305 * 189 / 372 + 77 + 100 * 78 / 264 + 90 * 111 / 360) / 0.4
+    assert x["estimated_listens_30d"] == pytest.approx(expected)
+    assert x["estimated_listens_30d"] == pytest.approx(1195.638, abs=1e-3)
+    assert x["window_complete"] is True
+    assert x["providers_in_estimate"] == 4
+    assert x["coverage"] == pytest.approx(1.0)
+    assert x["estimate_low"] <= x["estimated_listens_30d"] <= x["estimate_high"]
+    assert x["published_at"] == utc(2025, 3, 20, 12)
+
+
+def test_hand_worked_window_in_progress() -> None:
+    # On April 10: daily data to April 9 (ages 0..20), March files only.
+    rows, cov = _world(until=date(2025, 4, 10))
+    x = estimate_first_30_days(rows, cov, PROVIDERS, EPISODES, MARCH, as_of=date(2025, 4, 10)).row(0, named=True)
+    # Window decay mass: 1 + 29 x 0.5 + 0.5 x 0.5 = 15.75; landed days hold 1 + 20 x 0.5 = 11.
+    # A: 12 + 20 x 6 = 132 over 11/15.75 of the mass -> 132 x 15.75 / 11 = 189 (the curve fits).
+    # C: 21 x 10 = 210 x 132 / (132 + 21 x 6) = 107.442, projected x 15.75 / 11 = 153.837.
+    # E: March only, 40 over mass 6.5 of 15.75 -> 40 x 15.75 / 6.5 = 96.923.
+    # D: March only, 100 x 78 / 264 = 29.545 -> x 15.75 / 6.5 = 71.591.
+    expected = (189 + 210 * 132 / 258 * 15.75 / 11 + 40 * 15.75 / 6.5 + 100 * 78 / 264 * 15.75 / 6.5) / 0.4
+    assert x["estimated_listens_30d"] == pytest.approx(expected)
+    assert x["window_complete"] is False
+    # Landed: (0.1 x 11 + 0.1 x 11 + 0.1 x 6.5 + 0.1 x 6.5) / 15.75 / 0.4
+    assert x["coverage"] == pytest.approx(35 / 15.75 / 4)
+
+
+def test_window_not_complete_until_ended_and_landed() -> None:
+    rows, cov = _world(until=date(2025, 5, 1))
+    # Everything has landed, but on April 19 the window (to 12:00) has not ended.
+    def complete(landed: pl.DataFrame, as_of: date) -> bool:
+        return estimate_first_30_days(rows, landed, PROVIDERS, EPISODES, MARCH, as_of)["window_complete"][0]
+
+    assert not complete(cov, date(2025, 4, 19))
+    # Ended, but one day of C inside the window is missing.
+    gap = cov.filter(~((pl.col("provider") == "C") & (pl.col("period_start") == date(2025, 4, 2))))
+    assert not complete(gap, date(2025, 5, 1))
+    # A missing day after the window does not matter.
+    late = cov.filter(~((pl.col("provider") == "C") & (pl.col("period_start") == date(2025, 4, 20))))
+    assert complete(late, date(2025, 5, 1))
+
+
+def test_episode_with_nothing_landed_has_null_estimate() -> None:
+    rows, cov = _world(until=date(2025, 5, 1))
+    fresh = pl.concat([EPISODES, episodes([("P", "N", utc(2025, 3, 31, 23))])])
+    # On March 31 no monthly file is in and daily data stops at March 30: nothing of N's
+    # window (from March 31 23:00) has landed.
+    landed = cov.filter(pl.col("period_grain") == "day", pl.col("period_start") < date(2025, 3, 31))
+    out = estimate_first_30_days(rows, landed, PROVIDERS, fresh, MARCH, date(2025, 3, 31))
+    n = out.filter(pl.col("episode_guid") == "N").row(0, named=True)
+    assert (n["estimated_listens_30d"], n["providers_in_estimate"], n["window_complete"]) == (None, 0, False)
+
+
+# ---- properties ----------------------------------------------------------------------------
+
+FEB = date(2025, 2, 1)
+DATA_DAYS = days(FEB, date(2025, 4, 30))
+MONTHS = [FEB, date(2025, 3, 1), date(2025, 4, 1)]
+World = tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]  # listens, coverage, episodes
+
+
+@st.composite
+def world(draw: st.DrawFn) -> World:
+    """Random episodes of two shows published in February (plus a January one each), and
+    random listens and coverage of the five providers for February to April 2025."""
+    eps = [("P", "P0", utc(2025, 1, 15, 8)), ("Q", "Q0", utc(2025, 1, 20, 18))]
+    for show in ("P", "Q"):
+        for i in range(draw(st.integers(1, 3))):
+            at = utc(2025, 2, draw(st.integers(1, 28)), draw(st.integers(0, 23)), draw(st.integers(0, 59)))
+            eps.append((show, f"{show}{i + 1}", at))
+    episode_ids = [(p, e) for p, e, _ in eps]
+    rows: list[tuple[str, str | None, str | None, date, str, int]] = []
+    cov: list[tuple[str, date, str]] = []
+    for p in FIVE:
+        periods = MONTHS if p.cadence == "monthly" else DATA_DAYS
+        grain = "month" if p.cadence == "monthly" else "day"
+        landed = draw(st.sets(st.sampled_from(periods)))
+        cov += [(p.name, d, grain) for d in landed]
+        keys = episode_ids if p.grain == "episode" else [("P", None), ("Q", None)]
+        cell = st.tuples(st.sampled_from(keys), st.sampled_from(periods), st.integers(0, 60))
+        cells = draw(st.lists(cell, max_size=40))
+        seen = set()
+        for (show, episode), period, n in cells:
+            if (show, episode, period) not in seen:
+                seen.add((show, episode, period))
+                rows.append((p.name, show, episode, period, grain, n))
+    return listens(rows), coverage(cov), episodes(eps)
+
+
+AS_OF = st.sampled_from([date(2025, 2, 20), date(2025, 3, 15), date(2025, 5, 1)])
+PROPS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@PROPS
+@given(world(), AS_OF, st.integers(0, 2**16))
+def test_row_order_changes_nothing(data: World, as_of: date, seed: int) -> None:
+    rows, cov, eps = data
+    expected = estimate_first_30_days(rows, cov, FIVE, eps, FEB, as_of)
+    providers = list(reversed(FIVE))
+    rows, cov, eps = shuffled(rows, seed), shuffled(cov, seed + 1), shuffled(eps, seed + 2)
+    got = estimate_first_30_days(rows, cov, providers, eps, FEB, as_of)
+    assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-9)
+
+
+@PROPS
+@given(world(), AS_OF)
+def test_interval_contains_estimate(data: World, as_of: date) -> None:
+    rows, cov, eps = data
+    out = estimate_first_30_days(rows, cov, FIVE, eps, FEB, as_of)
+    assert out.height == eps.filter(pl.col("published_at") >= utc(2025, 2, 1)).height
+    for r in out.filter(pl.col("estimated_listens_30d").is_not_null()).iter_rows(named=True):
+        assert 0 <= r["estimate_low"] <= r["estimated_listens_30d"] <= r["estimate_high"]
+
+
+@PROPS
+@given(world(), AS_OF, st.integers(2, 9))
+def test_scaling_listens_scales_estimates(data: World, as_of: date, k: int) -> None:
+    rows, cov, eps = data
+    base = estimate_first_30_days(rows, cov, FIVE, eps, FEB, as_of)
+    scaled = estimate_first_30_days(rows.with_columns(pl.col("listens") * k), cov, FIVE, eps, FEB, as_of)
+    for a, b in zip(base["estimated_listens_30d"], scaled["estimated_listens_30d"]):
+        assert (a is None and b is None) or b == pytest.approx(k * a, rel=1e-9, abs=1e-9)
