@@ -22,18 +22,26 @@ def to_silver(spec: ProviderSpec, bronze: pl.DataFrame, directory: pl.DataFrame,
 
     ``directory``: ``show_directory`` rows (provider, show_id, feed_url); ``feed_map``:
     the catalog's ``feed_urls`` (feed_url_normalized, podcast_guid).
+
+    Shows are resolved once per distinct show (a directory entry or a feed URL) and joined
+    onto the rows, and the whole row-level work is one lazy query: millions of rows cost
+    one join, one group-by and one sort.
     """
+    rows = bronze.lazy()
     if spec.show_key == "podcast_guid":
-        rows = bronze.with_columns(
+        rows = rows.with_columns(
             pl.col("podcast_guid").str.strip_chars().str.to_lowercase(), pl.lit(None, pl.String).alias("show")
         )
     else:
         if spec.show_key == "show_id":
             shows = directory.filter(pl.col("provider") == spec.name).select("show_id", "feed_url")
-            rows = bronze.join(shows, on="show_id", how="left").rename({"show_id": "show"})
         else:
-            rows = bronze.with_columns(pl.col("feed_url").alias("show"))
-        rows = rows.with_columns(resolve_feed_urls(rows.get_column("feed_url"), feed_map).alias("podcast_guid"))
+            shows = bronze.select(pl.col("feed_url").unique())
+        guids = shows.with_columns(resolve_feed_urls(shows.get_column("feed_url"), feed_map).alias("podcast_guid"))
+        key = spec.show_key
+        rows = rows.join(guids.lazy().select(key, "podcast_guid"), on=key, how="left").with_columns(
+            pl.col(key).alias("show")
+        )
     episode = pl.col("episode_guid") if spec.grain == "episode" else pl.lit(None, pl.String)
     return (
         rows.select(
@@ -55,4 +63,5 @@ def to_silver(spec: ProviderSpec, bronze: pl.DataFrame, directory: pl.DataFrame,
             "unmapped_show",
         )
         .sort("period_start", "podcast_guid", "episode_guid", "unmapped_show", nulls_last=True)
+        .collect()
     )

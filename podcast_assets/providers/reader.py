@@ -153,42 +153,36 @@ def _raw_json(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
 
 
 # ---- typed: parse numbers, dates and timestamps, naming the first bad value ----------------
-def _parsed(raw: pl.DataFrame, column: str, expr: pl.Expr, rule: str, file: str) -> pl.Expr:
-    """``expr`` parsed from text; a value that is present but does not parse is an error."""
-    bad = raw.select(pl.col("source_row"), pl.col(column), expr.alias("_parsed")).filter(
-        pl.col(column).is_not_null() & pl.col("_parsed").is_null()
-    )
-    if bad.height:
-        raise DropError(file, rule, bad.item(0, "source_row"), bad.item(0, column))
-    return expr
-
-
 def _typed(spec: ProviderSpec, raw: pl.DataFrame, file: str) -> pl.DataFrame:
+    """Parse every typed field in one pass; a value that is present but did not parse is an
+    error, reported for the first such row of the first field in the order checked below."""
     f = spec.fields
     text = pl.col
     exprs: list[pl.Expr] = []
+    checks: list[tuple[str, str, str]] = []  # (text column, parsed column, rule), in report order
     if "listens" in raw.columns:
-        exprs.append(
-            _parsed(raw, "listens", text("listens").str.strip_chars().cast(pl.Int64, strict=False),
-                    f"{f['listens']} must be a whole number", file)
-        )
+        exprs.append(text("listens").str.strip_chars().cast(pl.Int64, strict=False))
+        checks.append(("listens", "listens", f"{f['listens']} must be a whole number"))
     else:  # instant providers: one row is one listen
         exprs.append(pl.lit(1, pl.Int64).alias("listens"))
     for column in ("listened_at", "episode_published"):
         if column in raw.columns:
-            exprs.append(
-                _parsed(raw, column, text(column).str.to_datetime(TIMESTAMP_FORMAT, time_zone="UTC", strict=False),
-                        f"{f[column]} must be an RFC 3339 timestamp with offset", file).cast(UTC)
-            )
+            exprs.append(text(column).str.to_datetime(TIMESTAMP_FORMAT, time_zone="UTC", strict=False).cast(UTC))
+            checks.append((column, column, f"{f[column]} must be an RFC 3339 timestamp with offset"))
     if spec.period_grain == "day" and "period" in raw.columns:
-        period = text("period").str.to_date("%Y-%m-%d", strict=False)
-        exprs.append(_parsed(raw, "period", period, f"{_src(spec, 'period')} must be a date YYYY-MM-DD", file).alias("period_start"))
+        exprs.append(text("period").str.to_date("%Y-%m-%d", strict=False).alias("period_start"))
+        checks.append(("period", "period_start", f"{_src(spec, 'period')} must be a date YYYY-MM-DD"))
     elif "period" in raw.columns:
-        period = (text("period") + "-01").str.to_date("%Y-%m-%d", strict=False)
-        exprs.append(_parsed(raw, "period", period, f"{_src(spec, 'period')} must be a month YYYY-MM", file).alias("period_start"))
+        exprs.append((text("period") + "-01").str.to_date("%Y-%m-%d", strict=False).alias("period_start"))
+        checks.append(("period", "period_start", f"{_src(spec, 'period')} must be a month YYYY-MM"))
     else:  # instant: a listen counts for the UTC day it happened
         exprs.append(text("listened_at").str.to_datetime(TIMESTAMP_FORMAT, time_zone="UTC", strict=False).dt.date().alias("period_start"))
     typed = raw.with_columns(exprs)
+    for column, parsed, rule in checks:
+        bad = raw.get_column(column).is_not_null() & typed.get_column(parsed).is_null()
+        if bad.any():
+            first = bad.arg_true()[0]
+            raise DropError(file, rule, raw.item(first, "source_row"), raw.item(first, column))
     return typed.drop([c for c in ("period",) if c in typed.columns])
 
 
