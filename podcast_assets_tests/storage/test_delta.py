@@ -1,0 +1,114 @@
+"""Delta IO: predicate overwrites of one window (single, ranged, scoped by provider), reads
+of a window across grains, one commit per write, and tables other readers can read.
+
+These are the four ways the stock DeltaLakePolarsIOManager was wrong (issue 2): a ranged
+overwrite covering only its first partition, a window read filtering ``col = start``, a
+write silently replacing the whole table, and missing metadata (tested in test_ingest)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from deltalake import DeltaTable
+from polars.testing import assert_frame_equal
+
+from podcast_assets.storage import delta
+
+D = date(2025, 3, 1)
+
+
+def frame(rows: list[tuple[str, date, int]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema={"provider": pl.String, "period_start": pl.Date, "listens": pl.Int64}, orient="row")
+
+
+def days(n: int, provider: str = "p", listens: int = 1, start: date = D) -> list[tuple[str, date, int]]:
+    return [(provider, start + timedelta(days=i), listens) for i in range(n)]
+
+
+def table(path: str) -> list[tuple]:
+    return pl.read_delta(path).sort("provider", "period_start").rows()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> str:
+    return str(tmp_path / "delta" / "silver" / "t")
+
+
+def test_missing_table_reads_empty_with_schema(path: str) -> None:
+    assert not delta.exists(path) and delta.version(path) is None
+    df = delta.read(path, schema={"a": pl.Int64, "b": pl.String})
+    assert df.height == 0 and df.schema == pl.Schema({"a": pl.Int64, "b": pl.String})
+
+
+def test_window_overwrite_replaces_only_its_window(path: str) -> None:
+    # five days of 1 listen: 2025-03-01..05
+    delta.overwrite_window(path, frame(days(5)), "period_start", D, D + timedelta(days=5))
+    assert delta.version(path) == 0
+    # rewrite only 2025-03-02 with 9 listens: one commit, the four other days untouched
+    delta.overwrite_window(path, frame([("p", D + timedelta(days=1), 9)]), "period_start",
+                           D + timedelta(days=1), D + timedelta(days=2))
+    assert delta.version(path) == 1
+    assert [r[2] for r in table(path)] == [1, 9, 1, 1, 1]
+
+
+def test_ranged_overwrite_replaces_every_day_of_the_range(path: str) -> None:
+    delta.overwrite_window(path, frame(days(6)), "period_start", D, D + timedelta(days=6))
+    # a ranged run over 03-02..03-04 (end exclusive 03-05) writing 7s; and dropping 03-03
+    new = frame([("p", D + timedelta(days=1), 7), ("p", D + timedelta(days=3), 7)])
+    delta.overwrite_window(path, new, "period_start", D + timedelta(days=1), D + timedelta(days=4))
+    assert [(r[1].day, r[2]) for r in table(path)] == [(1, 1), (2, 7), (4, 7), (5, 1), (6, 1)]
+    assert delta.version(path) == 1  # one atomic commit for the range
+
+
+def test_where_scopes_the_overwrite_to_one_provider(path: str) -> None:
+    delta.overwrite_window(path, frame(days(2, "a") + days(2, "b")), "period_start", D, D + timedelta(days=2))
+    delta.overwrite_window(path, frame(days(2, "b", listens=5)), "period_start", D, D + timedelta(days=2), {"provider": "b"})
+    assert table(path) == [("a", D, 1), ("a", D + timedelta(days=1), 1), ("b", D, 5), ("b", D + timedelta(days=1), 5)]
+
+
+def test_quotes_in_values_are_escaped(path: str) -> None:
+    delta.overwrite_window(path, frame(days(1, "o'brien") + days(1, "x")), "period_start", D, D + timedelta(days=1))
+    delta.overwrite_window(path, frame(days(1, "o'brien", 3)), "period_start", D, D + timedelta(days=1), {"provider": "o'brien"})
+    assert table(path) == [("o'brien", D, 3), ("x", D, 1)]
+
+
+def test_overwrite_periods_leaves_gaps_alone(path: str) -> None:
+    """A ranged run where one day was rejected writes the good days only (IN list)."""
+    delta.overwrite_window(path, frame(days(3)), "period_start", D, D + timedelta(days=3))
+    delta.overwrite_periods(path, frame([("p", D, 4), ("p", D + timedelta(days=2), 6)]), "period_start",
+                            [D, D + timedelta(days=2)])
+    assert [r[2] for r in table(path)] == [4, 1, 6]  # 03-02 (not in the list) kept its 1
+
+
+def test_cross_grain_read_gets_the_whole_month(path: str) -> None:
+    """Daily rows read with a monthly window: all 31 March days, none of Feb 28 or Apr 1."""
+    rows = days(33, start=date(2025, 2, 28))  # 02-28, 03-01..03-31, 04-01
+    delta.overwrite_window(path, frame(rows), "period_start", date(2025, 2, 28), date(2025, 4, 2))
+    march = delta.read(path, delta.in_window("period_start", date(2025, 3, 1), date(2025, 4, 1)))
+    assert march.height == 31
+    assert march.get_column("period_start").min() == date(2025, 3, 1)
+    assert march.get_column("period_start").max() == date(2025, 3, 31)
+
+
+def test_replace_and_append(path: str) -> None:
+    delta.replace(path, frame(days(3)))
+    delta.replace(path, frame(days(1, "q")))
+    assert table(path) == [("q", D, 1)]
+    delta.append(path, frame(days(1, "r")))
+    assert table(path) == [("q", D, 1), ("r", D, 1)]
+    assert delta.version(path) == 2
+
+
+def test_tables_are_plain_delta_for_other_readers(path: str) -> None:
+    delta.overwrite_window(path, frame(days(3, listens=2)), "period_start", D, D + timedelta(days=3))
+    dt = DeltaTable(path)
+    # delta-rs defaults: no partition columns, protocol readable by any reader
+    assert dt.metadata().partition_columns == []
+    assert dt.protocol().min_reader_version == 1
+    assert_frame_equal(pl.from_arrow(dt.to_pyarrow_table()).sort("period_start"), pl.read_delta(path).sort("period_start"))
+    dataset = dt.to_pyarrow_dataset()  # noqa: F841 (read by DuckDB below)
+    assert duckdb.sql("select sum(listens) from dataset").fetchall() == [(6,)]  # 3 days x 2

@@ -1,0 +1,526 @@
+"""Landing -> archive -> bronze -> silver through the real assets (``dg.materialize`` on a
+real Dagster instance, real Delta tables): each provider's happy path with hand-computed
+silver rows, every bad input quarantined with its reason while the partition keeps its
+last good data and the run fails, restatements that replace, idempotent re-runs,
+URL normalisation and ``podcast:guid`` precedence, and property tests."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+import pytest
+from deltalake import write_deltalake
+from hypothesis import HealthCheck, given, settings as hsettings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from podcast_assets.planning import plan
+from podcast_assets.resources import LakehouseResource
+from podcast_assets.settings import Settings
+from podcast_assets_tests.conftest import (
+    CATALOG_KEYS,
+    GUID_A,
+    PODNEWS,
+    PODNEWS_GUID,
+    Drops,
+    bronze,
+    derived,
+    ember_row,
+    event,
+    failure_messages,
+    ingest,
+    load_catalog,
+    materialize,
+    quarantine_reasons,
+    register_segments,
+    silver,
+    silver_rows,
+)
+
+FEEDS_SHOW = derived("feeds.example.com/show")  # a feed the catalog does not know
+
+
+@pytest.fixture
+def instance() -> dg.DagsterInstance:
+    """These tests look at what runs do to the lakehouse, not at run history, so they use
+    Dagster's in-memory instance (the one ``dg.materialize`` makes by default: real run and
+    event storage, no sqlite commits) at ~0.15 s a run instead of ~0.5 s. The sensor and
+    refresh tests use the sqlite ``DAGSTER_HOME`` instance from conftest."""
+    with dg.DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+def assert_rows(actual: list[tuple], expected: list[tuple]) -> None:
+    assert Counter(actual) == Counter(expected), f"\nactual:   {sorted(map(str, actual))}\nexpected: {sorted(map(str, expected))}"
+
+
+def metadata(result: dg.ExecuteInProcessResult, node: str) -> dict[str, Any]:
+    """The metadata of a step's materialization (a ranged run reports one per partition,
+    each with the run's metadata)."""
+    mats = result.asset_materializations_for_node(node)
+    assert mats and all(m.metadata == mats[0].metadata for m in mats)
+    return {key: getattr(value, "value", value) for key, value in mats[0].metadata.items()}
+
+
+# ---- happy paths ---------------------------------------------------------------------------
+def test_boreal_csv_and_gzip_ranged_run(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.shows("boreal", {"s1": "https://podnews.net/rss/", "s2": "HTTP://Feeds.Example.COM/show"})
+    drops.boreal("2025-03-03", [
+        ("2025-03-03", "s1", "ep-1", 'Hello, "world"\nPart 2', 5),  # quoted comma, quotes, newline
+        ("2025-03-03", "s1", "ep-2", "a, b", 3),
+        ("2025-03-03", "s2", "ep-9", "x", 4),
+    ])
+    drops.boreal("2025-03-04", [("2025-03-04", "s1", "ep-1", "t", 6), ("2025-03-04", "s2", "ep-9", "x", 0)], gz=True)
+
+    result = ingest(instance, lakehouse, "boreal", partition_range=("2025-03-03", "2025-03-04"), with_directory=True)
+
+    assert result.success, failure_messages(result)
+    # s1 -> podnews.net/rss (trailing slash dropped) -> the contract's guid; s2 -> host lower-cased, derived
+    assert_rows(silver_rows(settings, "boreal"), [
+        (PODNEWS_GUID, "ep-1", "2025-03-03", "day", 5, None),
+        (PODNEWS_GUID, "ep-2", "2025-03-03", "day", 3, None),
+        (FEEDS_SHOW, "ep-9", "2025-03-03", "day", 4, None),
+        (PODNEWS_GUID, "ep-1", "2025-03-04", "day", 6, None),
+        (FEEDS_SHOW, "ep-9", "2025-03-04", "day", 0, None),
+    ])
+    rows = bronze(settings, "boreal")
+    assert rows.select("source_file", "source_row", "episode_title").rows() == [
+        ("boreal_plays_2025-03-03.csv", 1, 'Hello, "world"\nPart 2'),
+        ("boreal_plays_2025-03-03.csv", 2, "a, b"),
+        ("boreal_plays_2025-03-03.csv", 3, "x"),
+        ("boreal_plays_2025-03-04.csv.gz", 1, "t"),
+        ("boreal_plays_2025-03-04.csv.gz", 2, "x"),
+    ]
+    assert rows.get_column("delivery_id").n_unique() == 2 and rows.get_column("ingested_at").null_count() == 0
+    # the asset checks ran beside the assets and passed
+    checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert checks == {("bronze/boreal", "bronze_schema"): True, ("silver/boreal_listens", "silver_schema"): True,
+                      ("silver/boreal_listens", "silver_sums_match_bronze"): True}
+    meta = metadata(result, "bronze__boreal")
+    assert meta["dagster/row_count"] == 5 and meta["listens"] == 18  # 5+3+4+6+0
+    assert [c.name for c in meta["dagster/column_schema"].columns] == rows.columns
+    assert metadata(result, "silver__boreal_listens")["unmapped_listens"] == 0
+    # every delivery has an immutable copy in the archive, named <delivery_id>__<name>
+    archived = sorted(p.name.split("__", 1)[1] for p in (settings.archive / "boreal").iterdir())
+    assert archived == ["boreal_plays_2025-03-03.csv", "boreal_plays_2025-03-04.csv.gz", "shows.csv"]
+
+
+def test_cirrus_url_variants_and_podcast_guid_precedence(instance, lakehouse, settings, drops: Drops) -> None:
+    """The catalog's <podcast:guid> wins for every variant of its URL, and for the URL the
+    show moved away from; URLs the catalog does not know are derived."""
+    t0 = datetime(2025, 2, 1)
+    drops.feed("old.xml", "https://old-host.example/show", podcast_guid=GUID_A, mtime=t0)  # before the move
+    drops.feed("show.xml", "https://feeds.example.com/show", podcast_guid=GUID_A, mtime=t0 + timedelta(days=7))
+    load_catalog(instance, lakehouse)
+    drops.cirrus("2025-03-05", [
+        ("https://feeds.example.com/show", 10),
+        ("HTTP://Feeds.Example.COM/show/", 5),  # scheme, host case, trailing slash
+        ("feeds.example.com/show//", 3),  # no scheme, two slashes
+        ("http://old-host.example/show", 2),  # the old host keeps the guid
+        ("https://feeds.example.com/Show", 1),  # path case differs: another feed
+        (PODNEWS, 7),  # unknown to the catalog: derived, the contract's example
+    ])
+
+    result = ingest(instance, lakehouse, "cirrus", "2025-03-05")
+
+    assert result.success, failure_messages(result)
+    assert_rows(silver_rows(settings, "cirrus"), [
+        (GUID_A, None, "2025-03-05", "day", 20, None),  # 10 + 5 + 3 + 2
+        (derived("feeds.example.com/Show"), None, "2025-03-05", "day", 1, None),
+        (PODNEWS_GUID, None, "2025-03-05", "day", 7, None),
+    ])
+    podcasts = pl.read_delta(settings.delta("silver", "podcasts"))
+    assert podcasts.select("podcast_guid", "feed_url", "guid_source").rows() == [
+        (GUID_A, "https://feeds.example.com/show", "feed")
+    ]
+    meta = metadata(result, "silver__cirrus_listens")
+    assert meta["podcasts"] == 3 and meta["listens"] == 28
+
+
+def test_dune_bom_semicolon_monthly(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.dune("2025-03", [("2025-03", PODNEWS_GUID.upper(), 100), ("2025-03", GUID_A, 50)])
+
+    result = ingest(instance, lakehouse, "dune", "2025-03-01")
+
+    assert result.success, failure_messages(result)
+    assert_rows(silver_rows(settings, "dune"), [
+        (PODNEWS_GUID, None, "2025-03-01", "month", 100, None),  # upper-case guid canonicalised
+        (GUID_A, None, "2025-03-01", "month", 50, None),
+    ])
+
+
+def test_ember_jsonl_extra_fields_ignored(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.feed("show.xml", "https://feeds.example.com/show", podcast_guid=GUID_A)
+    load_catalog(instance, lakehouse)
+    first = ember_row("2025-03", "https://feeds.example.com/show/", "e1", 12)
+    first |= {"source": "api-v2", "podcast": {**first["podcast"], "title": "T", "stats": {"x": 1}}}
+    first["episode"] |= {"duration": 1234, "chapters": [1, 2]}
+    drops.ember("2025-03", [
+        first,
+        ember_row("2025-03", "http://FEEDS.example.com/show", "e1", 8),  # same episode, another URL variant
+        ember_row("2025-03", PODNEWS, "pn-1", 4),
+    ])
+
+    result = ingest(instance, lakehouse, "ember", "2025-03-01")
+
+    assert result.success, failure_messages(result)
+    assert_rows(silver_rows(settings, "ember"), [
+        (GUID_A, "e1", "2025-03-01", "month", 20, None),  # 12 + 8
+        (PODNEWS_GUID, "pn-1", "2025-03-01", "month", 4, None),
+    ])
+    assert "source" not in bronze(settings, "ember").columns
+
+
+def test_aurora_segments_duplicates_counted_once(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.shows("aurora", {"s1": PODNEWS, "s2": "https://feeds.example.com/show"})
+    drops.aurora("seg-000001.ndjson", [
+        event("e1", "2025-03-01T10:00:00Z"),
+        event("e2", "2025-03-01T23:59:59Z"),
+        event("e3", "2025-03-02T00:30:00+02:00", "s2", "ep-7"),  # 22:30 UTC on 03-01
+        event("e4", "2025-03-02T08:00:00Z"),
+    ])
+    drops.aurora("seg-000002.ndjson", [
+        event("e2", "2025-03-01T23:59:59Z"),  # delivered again: counts once
+        event("e4", "2025-03-02T08:00:00Z"),  # again
+        event("e5", "2025-03-02T09:00:00Z", episode_guid="ep-2"),
+    ])
+    drops.write("aurora", "events/seg-000003.ndjson.open", '{"event_id": "open"}\n')  # open segment: not read
+
+    registered = register_segments(instance, lakehouse)
+    assert registered.success, failure_messages(registered)
+    assert metadata(registered, "bronze__aurora_segments")["days_touched"] == ["2025-03-01", "2025-03-02"]
+    result = ingest(instance, lakehouse, "aurora", partition_range=("2025-03-01", "2025-03-02"))
+
+    assert result.success, failure_messages(result)
+    assert_rows(silver_rows(settings, "aurora"), [
+        (PODNEWS_GUID, "ep-1", "2025-03-01", "day", 2, None),  # e1, e2
+        (FEEDS_SHOW, "ep-7", "2025-03-01", "day", 1, None),  # e3
+        (PODNEWS_GUID, "ep-1", "2025-03-02", "day", 1, None),  # e4
+        (PODNEWS_GUID, "ep-2", "2025-03-02", "day", 1, None),  # e5
+    ])
+    assert sorted(bronze(settings, "aurora").get_column("event_id")) == ["e1", "e2", "e3", "e4", "e5"]
+    assert metadata(result, "bronze__aurora")["duplicate_events_dropped"] == 2  # 7 lines, 5 events
+
+
+def test_asset_checks_catch_a_table_changed_behind_the_pipelines_back(instance, lakehouse, settings, drops: Drops) -> None:
+    """The pandera schemas that guard each commit also back asset checks over the whole
+    table: rows written around the pipeline (here straight into Delta) fail them."""
+    drops.cirrus("2025-03-05", [(PODNEWS, 7)])
+    assert ingest(instance, lakehouse, "cirrus", "2025-03-05").success
+    rogue = silver(settings).with_columns(pl.lit(-5, pl.Int64).alias("listens"))  # negative, and not in bronze
+    write_deltalake(settings.delta("silver", "listens"), rogue.to_arrow(), mode="append")
+
+    result = materialize(instance, lakehouse, [], checks=dg.AssetSelection.checks_for_assets(
+        dg.AssetKey(["silver", "cirrus_listens"])))
+
+    checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(checks) == {"silver_schema", "silver_sums_match_bronze"}
+    assert not checks["silver_schema"].passed and checks["silver_schema"].metadata["failures"].value >= 1
+    assert not checks["silver_sums_match_bronze"].passed  # bronze says 7, silver now 7 - 5
+    assert checks["silver_sums_match_bronze"].metadata["periods_differing"].value == 1
+
+
+# ---- bad input -------------------------------------------------------------------------------
+BOREAL_HEADER = "report_date,show_id,episode_guid,episode_title,plays\r\n"
+
+
+@dataclass
+class BadCase:
+    provider: str
+    partition: str
+    good: Callable[[Drops], Path]
+    bad: Callable[[Drops], Path]
+    row: int | None
+    rule: str
+
+
+BAD_CASES = {
+    "truncated-line": BadCase(
+        "boreal", "2025-03-03",
+        lambda d: d.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5), ("2025-03-03", "s1", "ep-2", "t", 3)]),
+        # the file stops mid-way through its second row
+        lambda d: d.write("boreal", "boreal_plays_2025-03-03.csv", BOREAL_HEADER + "2025-03-03,s1,ep-1,t,5\r\n2025-03-03,s1,ep-"),
+        2, "listens: not_nullable"),
+    "truncated-gzip": BadCase(
+        "boreal", "2025-03-03",
+        lambda d: d.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5)]),
+        # a newer .csv.gz for the same day replaces the .csv, but it was cut short
+        lambda d: d.write("boreal", "boreal_plays_2025-03-03.csv.gz", d.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 9)] * 40, gz=True).read_bytes()[:50]),
+        None, "not a readable gzip file"),
+    "negative-count": BadCase(
+        "cirrus", "2025-03-05",
+        lambda d: d.cirrus("2025-03-05", [(PODNEWS, 7)]),
+        lambda d: d.cirrus("2025-03-05", [(PODNEWS, 7), ("https://feeds.example.com/show", -4)]),
+        2, "listens: greater_than_or_equal_to(0)"),
+    "date-outside-the-files-day": BadCase(
+        "boreal", "2025-03-03",
+        lambda d: d.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5)]),
+        lambda d: d.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5), ("2025-03-04", "s1", "ep-1", "t", 2)]),
+        2, "period_start: in_range(2025-03-03, 2025-03-04)"),
+    "cirrus-document-for-another-day": BadCase(
+        "cirrus", "2025-03-05",
+        lambda d: d.cirrus("2025-03-05", [(PODNEWS, 7)]),
+        lambda d: d.cirrus("2025-03-05", [(PODNEWS, 9)], date="2025-03-06"),
+        1, "period_start: in_range"),
+    "month-outside-the-files-month": BadCase(
+        "ember", "2025-03-01",
+        lambda d: d.ember("2025-03", [ember_row("2025-03", PODNEWS, "e1", 3)]),
+        lambda d: d.ember("2025-03", [ember_row("2025-03", PODNEWS, "e1", 3), ember_row("2025-04", PODNEWS, "e2", 1)]),
+        2, "period_start: in_range(2025-03-01, 2025-04-01)"),
+    "missing-column": BadCase(
+        "dune", "2025-03-01",
+        lambda d: d.dune("2025-03", [("2025-03", GUID_A, 50)]),
+        lambda d: d.dune("2025-03", [("2025-03", GUID_A)], header=("Month", "Podcast GUID")),
+        None, "missing column 'Listens'"),
+    "malformed-json-line": BadCase(
+        "ember", "2025-03-01",
+        lambda d: d.ember("2025-03", [ember_row("2025-03", PODNEWS, "e1", 3)]),
+        lambda d: d.write("ember", "ember_2025-03.jsonl",
+                          '{"month": "2025-03", "podcast": {"feed_url": "u"}, "episode": {"guid": "e", "published": "2025-03-01T00:00:00Z"}, "listens": 1}\n'
+                          '{"month": "2025-03", "podcast": {"feed_url": "u"}, "episode": {"guid": "e2", "pub\n'),
+        2, "not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CASES.values(), ids=BAD_CASES.keys())
+def test_bad_input_quarantined_old_partition_kept_run_fails(instance, lakehouse, settings, drops: Drops, case: BadCase) -> None:
+    drops.shows("boreal", {"s1": PODNEWS})
+    good = case.good(drops)
+    first = ingest(instance, lakehouse, case.provider, case.partition, with_directory=case.provider == "boreal")
+    assert first.success, failure_messages(first)
+    silver_before, bronze_before = silver(settings, case.provider), bronze(settings, case.provider)
+    assert silver_before.height > 0
+
+    bad = case.bad(drops)
+    result = ingest(instance, lakehouse, case.provider, case.partition)
+
+    # the run fails, naming file, row and rule
+    assert not result.success
+    (message,) = failure_messages(result)
+    where = f"{bad.name}, row {case.row}:" if case.row is not None else f"{bad.name}:"
+    assert where in message and case.rule in message
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_key == f"bronze__{case.provider}"  # silver never ran on it
+    assert failure.step_failure_data.user_failure_data.metadata["quarantined"].value[0]["file"] == bad.name
+    # quarantined whole, a machine-readable reason beside it
+    (reason,) = quarantine_reasons(settings, case.provider)
+    assert reason["file"] == bad.name and reason["row"] == case.row and case.rule in reason["rule"]
+    assert reason["provider"] == case.provider
+    (copy,) = [p for p in (settings.quarantine / case.provider).iterdir() if not p.name.endswith(".reason.json")]
+    assert copy.name.endswith("__" + bad.name) and copy.read_bytes() == bad.read_bytes()
+    # the partition keeps its last good data, in bronze and silver
+    assert_frame_equal(silver(settings, case.provider), silver_before)
+    assert_frame_equal(bronze(settings, case.provider), bronze_before)
+    # nothing received is deleted: both deliveries archived, both still in landing
+    assert good.exists() and bad.exists()
+    assert len([p for p in (settings.archive / case.provider).iterdir() if not p.name.endswith("__shows.csv")]) == 2
+    # and the rejected delivery is not pending work any more
+    assert plan(settings, [case.provider]) == []
+
+
+def test_bad_aurora_segment_quarantined_good_segments_ingested(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.shows("aurora", {"s1": PODNEWS})
+    drops.aurora("seg-000001.ndjson", [event("e1", "2025-03-01T01:00:00Z"), event("e2", "2025-03-01T02:00:00Z")])
+    bad = drops.write("aurora", "events/seg-000002.ndjson",
+                      '{"event_id": "e3", "show_id": "s1", "episode_guid": "ep-1", "listened_at": "2025-03-01T03:00:00Z"}\n'
+                      '{"event_id": "e4", "show_id": "s1", "episode_guid": "ep-1", "listened_at": "2025-03-0\n')
+
+    registered = register_segments(instance, lakehouse)
+
+    assert not registered.success
+    (message,) = failure_messages(registered)
+    assert "seg-000002.ndjson, row 2: not valid JSON" in message
+    (reason,) = quarantine_reasons(settings, "aurora")
+    assert (reason["file"], reason["row"]) == (bad.name, 2)
+    # the good segment's day still ingests; none of the bad segment's events (not even its good line e3)
+    assert ingest(instance, lakehouse, "aurora", "2025-03-01").success
+    assert silver_rows(settings, "aurora") == [(PODNEWS_GUID, "ep-1", "2025-03-01", "day", 2, None)]  # e1, e2
+
+
+def test_bad_show_directory_quarantined_old_directory_kept(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.shows("boreal", {"s1": PODNEWS})
+    drops.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5)])
+    assert ingest(instance, lakehouse, "boreal", "2025-03-03", with_directory=True).success
+    directory = pl.read_delta(settings.delta("bronze", "show_directory"))
+
+    drops.write("boreal", "shows.csv", "show_id,url\r\ns1,https://elsewhere.example/f\r\n")  # wrong header
+    result = ingest(instance, lakehouse, "boreal", "2025-03-03", with_directory=True)
+
+    assert not result.success
+    assert "boreal/shows.csv: missing column 'feed_url'" in failure_messages(result)[0]
+    (reason,) = quarantine_reasons(settings, "boreal")
+    assert reason["rule"] == "missing column 'feed_url'"
+    assert_frame_equal(pl.read_delta(settings.delta("bronze", "show_directory")), directory)
+    assert silver_rows(settings, "boreal") == [(PODNEWS_GUID, "ep-1", "2025-03-03", "day", 5, None)]
+
+
+def test_bad_catalog_crawl_quarantined_last_good_crawl_stands_in(instance, lakehouse, settings, drops: Drops) -> None:
+    items = [{"guid": "ep-1", "title": "One", "published_at": datetime(2025, 2, 1, 10)}]
+    drops.feed("show.xml", "https://feeds.example.com/show", podcast_guid=GUID_A, items=items)
+    load_catalog(instance, lakehouse)
+    before = {name: pl.read_delta(settings.delta("silver", name)) for name in ("podcasts", "episodes", "feed_urls")}
+
+    drops.write("catalog", "show.xml", "<rss><channel><title>cut short")
+    result = materialize(instance, lakehouse, CATALOG_KEYS)
+
+    assert not result.success
+    assert "show.xml, row 1: malformed XML" in failure_messages(result)[0]
+    (reason,) = quarantine_reasons(settings, "catalog")
+    assert reason["file"] == "show.xml" and reason["rule"].startswith("malformed XML")
+    for name, frame in before.items():
+        assert_frame_equal(pl.read_delta(settings.delta("silver", name)), frame)
+
+
+# ---- restatements and idempotence -----------------------------------------------------------------
+def test_restatement_replaces_the_day(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.shows("boreal", {"s1": PODNEWS})
+    drops.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5), ("2025-03-03", "s1", "ep-2", "t", 3)])
+    drops.boreal("2025-03-04", [("2025-03-04", "s1", "ep-1", "t", 1)])  # a neighbour that must not move
+    assert ingest(instance, lakehouse, "boreal", partition_range=("2025-03-03", "2025-03-04"), with_directory=True).success
+
+    drops.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 8)])  # same day again: ep-2 gone, ep-1 is 8
+    assert ingest(instance, lakehouse, "boreal", "2025-03-03").success
+    assert_rows(silver_rows(settings, "boreal"), [
+        (PODNEWS_GUID, "ep-1", "2025-03-03", "day", 8, None),  # not 5 + 8
+        (PODNEWS_GUID, "ep-1", "2025-03-04", "day", 1, None),
+    ])
+    assert bronze(settings, "boreal").height == 2
+
+    drops.boreal("2025-03-03", [("2025-03-03", "s1", "ep-3", "t", 11)], gz=True)  # a newer .csv.gz wins
+    assert ingest(instance, lakehouse, "boreal", "2025-03-03").success
+    assert_rows(silver_rows(settings, "boreal"), [
+        (PODNEWS_GUID, "ep-3", "2025-03-03", "day", 11, None),
+        (PODNEWS_GUID, "ep-1", "2025-03-04", "day", 1, None),
+    ])
+
+
+def test_monthly_restatement_replaces_the_month(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.dune("2025-03", [("2025-03", PODNEWS_GUID, 100), ("2025-03", GUID_A, 50)])
+    drops.dune("2025-04", [("2025-04", GUID_A, 9)])
+    assert ingest(instance, lakehouse, "dune", partition_range=("2025-03-01", "2025-04-01")).success
+    drops.dune("2025-03", [("2025-03", PODNEWS_GUID, 40)])
+    assert ingest(instance, lakehouse, "dune", "2025-03-01").success
+    assert_rows(silver_rows(settings, "dune"), [
+        (PODNEWS_GUID, None, "2025-03-01", "month", 40, None),
+        (GUID_A, None, "2025-04-01", "month", 9, None),
+    ])
+
+
+def test_rerunning_a_partition_leaves_identical_contents(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.cirrus("2025-03-05", [(PODNEWS, 7), ("https://feeds.example.com/show", 3)])
+    drops.cirrus("2025-03-06", [(PODNEWS, 1)])
+    assert ingest(instance, lakehouse, "cirrus", partition_range=("2025-03-05", "2025-03-06")).success
+    silver_1, bronze_1 = silver(settings), bronze(settings, "cirrus")
+
+    assert ingest(instance, lakehouse, "cirrus", "2025-03-05").success
+    assert ingest(instance, lakehouse, "cirrus", partition_range=("2025-03-05", "2025-03-06")).success
+
+    assert_frame_equal(silver(settings), silver_1)
+    # bronze is the same rows from the same delivery; only the ingest time moves on
+    assert_frame_equal(bronze(settings, "cirrus").drop("ingested_at"), bronze_1.drop("ingested_at"))
+    assert len(list((settings.archive / "cirrus").iterdir())) == 2  # the same bytes are archived once
+
+
+# ---- properties ----------------------------------------------------------------------------
+# Each example runs real Delta writes through a real Dagster run, so examples are few.
+SHOWS = {"boreal": ["s1", "s2", "s404"],  # s404 is not in shows.csv: kept as unmapped
+         "cirrus": [PODNEWS, "HTTP://PodNews.net/rss/", "https://feeds.example.com/show", "feeds.example.com/Show//"],
+         "dune": [PODNEWS_GUID, GUID_A, GUID_A.upper()],
+         "ember": [PODNEWS, "podnews.net/rss/", "https://feeds.example.com/show"]}
+PARTITION = {"boreal": "2025-03-03", "cirrus": "2025-03-03", "dune": "2025-03-01", "ember": "2025-03-01"}
+
+drops_strategy = st.sampled_from(sorted(SHOWS)).flatmap(lambda p: st.tuples(st.just(p), st.lists(
+    st.tuples(st.sampled_from(SHOWS[p]), st.sampled_from(["e1", "e2", "e3"]),
+              st.text(alphabet='ab ,"\n', max_size=6), st.integers(0, 10_000)),
+    min_size=1, max_size=8)))
+
+
+def deliver(drops: Drops, provider_name: str, rows: list[tuple[str, str, str, int]]) -> None:
+    if provider_name == "boreal":
+        drops.boreal("2025-03-03", [("2025-03-03", show, ep, title, n) for show, ep, title, n in rows])
+    elif provider_name == "cirrus":
+        drops.cirrus("2025-03-03", [(show, n) for show, _, _, n in rows])
+    elif provider_name == "dune":
+        drops.dune("2025-03", [("2025-03", show, n) for show, _, _, n in rows])
+    else:
+        drops.ember("2025-03", [ember_row("2025-03", show, ep, n) | {"note": title} for show, ep, title, n in rows])
+
+
+class Scratch:
+    """A fresh lakehouse per hypothesis example (function fixtures live across examples)."""
+
+    def __init__(self, base: Path) -> None:
+        self._dir = tempfile.TemporaryDirectory(dir=base)
+        self.settings = Settings(lakehouse_dir=self._dir.name)
+        self.lakehouse = LakehouseResource(lakehouse_dir=self._dir.name)
+        self.drops = Drops(self.settings)
+        self.drops.shows("boreal", {"s1": PODNEWS, "s2": "https://feeds.example.com/show"})
+
+    def ingest(self, instance: dg.DagsterInstance, provider_name: str) -> None:
+        result = ingest(instance, self.lakehouse, provider_name, PARTITION[provider_name],
+                        with_directory=provider_name == "boreal", with_checks=False)
+        assert result.success, failure_messages(result)
+
+    def __enter__(self) -> "Scratch":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._dir.cleanup()
+
+
+PROPERTY = hsettings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="module")
+def memory_instance() -> dg.DagsterInstance:
+    """One in-memory instance for every example (hypothesis reuses function fixtures)."""
+    with dg.DagsterInstance.ephemeral() as inst:
+        yield inst
+
+
+@PROPERTY
+@given(drop=drops_strategy, seed=st.integers(0, 2**32 - 1))
+def test_property_row_order_does_not_matter_and_totals_are_kept(tmp_path: Path, memory_instance, drop, seed: int) -> None:
+    """Silver listens total == what the provider delivered; the same rows shuffled and
+    re-delivered (a restatement) leave silver exactly as it was."""
+    provider_name, rows = drop
+    with Scratch(tmp_path) as s:
+        deliver(s.drops, provider_name, rows)
+        s.ingest(memory_instance, provider_name)
+        first = silver(s.settings)
+        assert first.get_column("listens").sum() == sum(n for *_, n in rows)
+        assert set(first.get_column("provider")) == {provider_name}
+
+        shuffled = rows[:]
+        random.Random(seed).shuffle(shuffled)
+        deliver(s.drops, provider_name, shuffled)
+        s.ingest(memory_instance, provider_name)
+        assert_frame_equal(silver(s.settings), first)
+
+
+@PROPERTY
+@given(drop=drops_strategy, other=st.lists(st.integers(0, 10_000), min_size=1, max_size=3))
+def test_property_restating_twice_changes_nothing(tmp_path: Path, memory_instance, drop, other: list[int]) -> None:
+    """Deliver A, restate with B, restate with B again: silver is what B alone gives, and the
+    second restatement changes nothing; the total is B's total, never A's + B's."""
+    provider_name, rows_b = drop
+    rows_a = [(SHOWS[provider_name][0], "e1", "a", n) for n in other]
+    with Scratch(tmp_path) as s:
+        deliver(s.drops, provider_name, rows_a)
+        s.ingest(memory_instance, provider_name)
+        deliver(s.drops, provider_name, rows_b)
+        s.ingest(memory_instance, provider_name)
+        once = silver(s.settings)
+        assert once.get_column("listens").sum() == sum(n for *_, n in rows_b)
+        deliver(s.drops, provider_name, rows_b)
+        s.ingest(memory_instance, provider_name)
+        assert_frame_equal(silver(s.settings), once)

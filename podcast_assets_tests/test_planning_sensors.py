@@ -1,0 +1,233 @@
+"""Sensors and the plan behind them: real sensor evaluations (``evaluate_tick`` with the
+code location's definitions, a real instance and the lakehouse resource), cursors carried
+from one evaluation to the next, and the requested runs executed as the daemon would."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import dagster as dg
+import pytest
+
+from podcast_assets.definitions import defs
+from podcast_assets.planning import merge_ranges, plan
+from podcast_assets.providers.specs import PROVIDERS
+from podcast_assets.resources import LakehouseResource
+from podcast_assets.settings import get_settings
+from podcast_assets_tests.conftest import (
+    CATALOG_KEYS,
+    GUID_A,
+    PODNEWS,
+    PODNEWS_GUID,
+    Drops,
+    derived,
+    event,
+    failure_messages,
+    run_request,
+    silver_rows,
+)
+
+CIRRUS = [dg.AssetKey(["bronze", "cirrus"]), dg.AssetKey(["silver", "cirrus_listens"])]
+
+
+def tick(instance: dg.DagsterInstance, lakehouse: LakehouseResource, source: str, cursor: str | None):
+    sensor = defs.resolve_sensor_def(f"{source}_drops")
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"lakehouse": lakehouse}, definitions=defs)
+    return sensor.evaluate_tick(context)
+
+
+def execute_all(instance, lakehouse, requests: list[dg.RunRequest]) -> None:
+    for request in requests:
+        result = run_request(instance, lakehouse, request)
+        assert result.success, failure_messages(result)
+
+
+# ---- the code location ---------------------------------------------------------------------
+def test_definitions_load_and_sensors_run_by_default() -> None:
+    dg.Definitions.validate_loadable(defs)
+    sensors = {s.name: s for s in defs.sensors}
+    expected = {"catalog_drops", *(f"{spec.name}_drops" for spec in PROVIDERS)}
+    assert expected <= set(sensors)
+    # every sensor of the location is on by default: `dagster dev` ingests with nobody clicking
+    assert {name: s.default_status for name, s in sensors.items()} == {
+        name: dg.DefaultSensorStatus.RUNNING for name in sensors}
+
+    graph = defs.resolve_asset_graph()
+    for spec in PROVIDERS:
+        for key in (dg.AssetKey(["bronze", spec.name]), dg.AssetKey(["silver", f"{spec.name}_listens"])):
+            pdef = graph.get(key).partitions_def
+            kind = dg.MonthlyPartitionsDefinition if spec.cadence == "monthly" else dg.DailyPartitionsDefinition
+            assert isinstance(pdef, kind), key
+            assert pdef.start.date() == get_settings().data_start  # PODCAST_DATA_START, 2025-01-01 by default
+            # the period in progress has a partition (end_offset=1): today / this month
+            assert pdef.get_last_partition_key() == pdef.get_partition_key_for_timestamp(time.time())
+    assert set(CATALOG_KEYS) <= graph.get_all_asset_keys()
+
+
+# ---- cursors ---------------------------------------------------------------------------------
+def test_sensor_cursor_across_evaluations(instance, lakehouse, settings, drops: Drops) -> None:
+    path = drops.cirrus("2025-03-05", [(PODNEWS, 7)])
+
+    first = tick(instance, lakehouse, "cirrus", None)
+    (request,) = first.run_requests
+    assert request.partition_key == "2025-03-05"
+    assert list(request.asset_selection) == CIRRUS
+    assert "cirrus-2025-03-05.json" in request.run_key
+    assert request.run_key in json.loads(first.cursor)
+
+    second = tick(instance, lakehouse, "cirrus", first.cursor)
+    assert second.run_requests == [] and "nothing new" in second.skip_message
+    assert second.cursor == first.cursor
+
+    size = path.stat().st_size
+    drops.cirrus("2025-03-05", [(PODNEWS, 9)])  # re-delivered: a restatement of the same size, newer
+    assert path.stat().st_size == size
+    third = tick(instance, lakehouse, "cirrus", second.cursor)
+    (again,) = third.run_requests
+    assert again.partition_key == "2025-03-05" and again.run_key != request.run_key
+    assert set(json.loads(third.cursor)) == {request.run_key, again.run_key}
+
+    # the daemon runs it; a restarted daemon (cursor lost) does not ingest it twice
+    execute_all(instance, lakehouse, [again])
+    assert silver_rows(settings, "cirrus") == [(PODNEWS_GUID, None, "2025-03-05", "day", 9, None)]
+    assert tick(instance, lakehouse, "cirrus", None).run_requests == []
+
+
+def test_sensor_requests_one_run_per_partition_and_skips_unknown_partitions(instance, lakehouse, drops: Drops) -> None:
+    drops.shows("boreal", {"s1": PODNEWS})
+    for day in ("2025-03-03", "2025-03-04"):
+        drops.boreal(day, [(day, "s1", "ep-1", "t", 1)])
+    drops.boreal("2024-12-31", [("2024-12-31", "s1", "ep-1", "t", 1)])  # before PODCAST_DATA_START
+    drops.boreal("2099-01-01", [("2099-01-01", "s1", "ep-1", "t", 1)])  # no such partition yet
+    drops.write("boreal", "notes.txt", "not a drop")
+
+    result = tick(instance, lakehouse, "boreal", None)
+
+    by_partition = {r.partition_key: r for r in result.run_requests}
+    assert set(by_partition) == {None, "2025-03-03", "2025-03-04"}  # not 2024-12-31 nor 2099-01-01
+    pdef = defs.resolve_asset_graph().get(dg.AssetKey(["bronze", "boreal"])).partitions_def
+    assert all(pdef.has_partition_key(key) for key in by_partition if key)
+    assert list(by_partition[None].asset_selection) == [dg.AssetKey(["bronze", "show_directory"])]
+    assert len({r.run_key for r in result.run_requests}) == 3
+
+
+# ---- aurora: segments, then days; a late segment re-requests an old day ---------------------------
+def test_aurora_sensor_late_segment_rerequests_old_day(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.shows("aurora", {"s1": PODNEWS})
+    drops.aurora("seg-000001.ndjson", [event("e1", "2025-03-01T12:00:00Z"), event("e2", "2025-03-02T12:00:00Z")])
+    drops.aurora("seg-000002.ndjson", [event("e2", "2025-03-02T12:00:00Z"), event("e3", "2025-03-02T13:00:00Z")])
+
+    t1 = tick(instance, lakehouse, "aurora", None)  # the directory and the new segments, unpartitioned
+    assert sorted(str(r.asset_selection) for r in t1.run_requests) == sorted(
+        [str([dg.AssetKey(["bronze", "show_directory"])]), str([dg.AssetKey(["bronze", "aurora_segments"])])])
+    assert all(r.partition_key is None for r in t1.run_requests)
+    execute_all(instance, lakehouse, t1.run_requests)
+
+    t2 = tick(instance, lakehouse, "aurora", t1.cursor)  # now the days those segments touch
+    assert sorted(r.partition_key for r in t2.run_requests) == ["2025-03-01", "2025-03-02"]
+    execute_all(instance, lakehouse, t2.run_requests)
+    assert silver_rows(settings, "aurora") == [
+        (PODNEWS_GUID, "ep-1", "2025-03-01", "day", 1, None),  # e1
+        (PODNEWS_GUID, "ep-1", "2025-03-02", "day", 2, None),  # e2 (twice delivered, once counted), e3
+    ]
+    t3 = tick(instance, lakehouse, "aurora", t2.cursor)
+    assert t3.run_requests == []
+
+    # a segment arrives days later with a late listen on 03-01 (and e1 again)
+    drops.aurora("seg-000003.ndjson", [event("e4", "2025-03-01T20:00:00Z"), event("e1", "2025-03-01T12:00:00Z")])
+    t4 = tick(instance, lakehouse, "aurora", t3.cursor)
+    (register,) = t4.run_requests
+    assert list(register.asset_selection) == [dg.AssetKey(["bronze", "aurora_segments"])]
+    execute_all(instance, lakehouse, t4.run_requests)
+    t5 = tick(instance, lakehouse, "aurora", t4.cursor)
+    (old_day,) = t5.run_requests
+    assert old_day.partition_key == "2025-03-01"
+    assert old_day.run_key not in json.loads(t4.cursor)
+    execute_all(instance, lakehouse, t5.run_requests)
+    assert silver_rows(settings, "aurora") == [
+        (PODNEWS_GUID, "ep-1", "2025-03-01", "day", 2, None),  # e1, e4
+        (PODNEWS_GUID, "ep-1", "2025-03-02", "day", 2, None),  # untouched
+    ]
+    assert tick(instance, lakehouse, "aurora", t5.cursor).run_requests == []
+
+
+# ---- the catalog lands later: the provider's silver is re-resolved ------------------------------
+def test_catalog_landing_later_re_resolves_silver(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.cirrus("2025-03-05", [("https://feeds.example.com/show/", 4)])
+    first = tick(instance, lakehouse, "cirrus", None)
+    execute_all(instance, lakehouse, first.run_requests)
+    assert silver_rows(settings, "cirrus") == [(derived("feeds.example.com/show"), None, "2025-03-05", "day", 4, None)]
+
+    drops.feed("show.xml", "https://Feeds.Example.com/show", podcast_guid=GUID_A)
+    # while the catalog is pending, the provider waits for it
+    waiting = tick(instance, lakehouse, "cirrus", first.cursor)
+    assert waiting.run_requests == []
+    catalog = tick(instance, lakehouse, "catalog", None)
+    (load,) = catalog.run_requests
+    assert set(load.asset_selection) == set(CATALOG_KEYS)
+    execute_all(instance, lakehouse, [load])
+
+    resolve = tick(instance, lakehouse, "cirrus", waiting.cursor)
+    (request,) = resolve.run_requests
+    assert list(request.asset_selection) == [dg.AssetKey(["silver", "cirrus_listens"])]  # bronze is not re-read from landing
+    assert request.partition_key == "2025-03-05"
+    execute_all(instance, lakehouse, [request])
+    assert silver_rows(settings, "cirrus") == [(GUID_A, None, "2025-03-05", "day", 4, None)]
+    assert tick(instance, lakehouse, "cirrus", resolve.cursor).run_requests == []
+    assert tick(instance, lakehouse, "catalog", catalog.cursor).run_requests == []
+
+
+def test_directory_landing_later_requests_a_ranged_re_resolve(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.shows("boreal", {"s1": PODNEWS})
+    drops.boreal("2025-03-03", [("2025-03-03", "s404", "ep-1", "t", 3)])
+    drops.boreal("2025-03-04", [("2025-03-04", "s404", "ep-1", "t", 4)])
+    t1 = tick(instance, lakehouse, "boreal", None)
+    execute_all(instance, lakehouse, t1.run_requests)
+    assert [r[0] for r in silver_rows(settings, "boreal")] == [None, None]  # s404 unmapped on both days
+
+    drops.shows("boreal", {"s1": PODNEWS, "s404": "https://feeds.example.com/show"})
+    t2 = tick(instance, lakehouse, "boreal", t1.cursor)
+    (directory,) = t2.run_requests  # the directory first; re-resolving waits for it
+    assert list(directory.asset_selection) == [dg.AssetKey(["bronze", "show_directory"])]
+    execute_all(instance, lakehouse, t2.run_requests)
+
+    t3 = tick(instance, lakehouse, "boreal", t2.cursor)
+    (resolve,) = t3.run_requests  # both stale days in one ranged, silver-only run
+    assert list(resolve.asset_selection) == [dg.AssetKey(["silver", "boreal_listens"])]
+    assert resolve.partition_key is None
+    assert (resolve.tags["dagster/asset_partition_range_start"], resolve.tags["dagster/asset_partition_range_end"]) == (
+        "2025-03-03", "2025-03-04")
+    execute_all(instance, lakehouse, t3.run_requests)
+    assert silver_rows(settings, "boreal") == [
+        (derived("feeds.example.com/show"), "ep-1", "2025-03-03", "day", 3, None),
+        (derived("feeds.example.com/show"), "ep-1", "2025-03-04", "day", 4, None),
+    ]
+    assert tick(instance, lakehouse, "boreal", t3.cursor).run_requests == []
+
+
+# ---- folding a backfill into ranged runs -----------------------------------------------------------
+def test_merge_ranges_folds_consecutive_partitions(settings, drops: Drops) -> None:
+    for day in ("2025-03-01", "2025-03-02", "2025-03-03", "2025-03-05"):  # 03-04 missing
+        drops.cirrus(day, [(PODNEWS, 1)])
+    drops.dune("2025-03", [("2025-03", GUID_A, 1)])
+
+    work = merge_ranges(plan(settings))
+
+    assert [(w.source, w.first_partition, w.last_partition, len(w.parts)) for w in work] == [
+        ("cirrus", "2025-03-01", "2025-03-03", 3),
+        ("cirrus", "2025-03-05", "2025-03-05", 1),
+        ("dune", "2025-03-01", "2025-03-01", 1),
+    ]
+    ranged = work[0].run_request()
+    assert ranged.partition_key is None
+    assert ranged.tags == {"dagster/asset_partition_range_start": "2025-03-01",
+                           "dagster/asset_partition_range_end": "2025-03-03"}
+    assert work[1].run_request().partition_key == "2025-03-05"
+    assert len({w.run_key for w in work}) == 3
+
+
+@pytest.mark.parametrize("source", ["catalog", *(spec.name for spec in PROVIDERS)])
+def test_empty_lakehouse_plans_nothing(instance, lakehouse, settings, source: str) -> None:
+    assert plan(settings, [source]) == []
+    assert tick(instance, lakehouse, source, None).run_requests == []
