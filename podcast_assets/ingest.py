@@ -21,7 +21,7 @@ from podcast_assets.catalog import Catalog, build_catalog
 from podcast_assets.partitions import periods_in
 from podcast_assets.providers.reader import UTC, DropError, read_drop
 from podcast_assets.providers.specs import ProviderSpec
-from podcast_assets.schemas import SHOW_DIRECTORY, bronze_schema, empty_frame, validate
+from podcast_assets.schemas import SHOW_DIRECTORY, bronze_schema, empty_frame, provider_names, validate
 from podcast_assets.settings import Settings
 from podcast_assets.storage import delta, ledger
 from podcast_assets.storage.archive import Delivery, archive, fingerprint, quarantine
@@ -74,7 +74,7 @@ def ingest_files(settings: Settings, spec: ProviderSpec, start: date, end: date,
         where = {"period_start": period, "period_grain": spec.period_grain}
         try:
             df = _with_lineage(read_drop(spec, delivery.archive_path, path.name), delivery, now)
-            df = validate(bronze_schema(spec, (period, _next_period(spec, period))), df, path.name)
+            df = validate(bronze_schema(spec, (period, _next_period(spec, period))), df, path.name, provider_names(spec))
         except DropError as err:
             entries.append(_reject(settings, delivery, err, log, **where))
             out.failures.append(err)
@@ -102,7 +102,8 @@ def register_segments(settings: Settings, spec: ProviderSpec, log: logging.Logge
         delivery = archive(settings, spec.name, path)
         try:
             df = read_drop(spec, delivery.archive_path, path.name)
-            validate(bronze_schema(spec).remove_columns(["source_file", "delivery_id", "ingested_at"]), df, path.name)
+            validate(bronze_schema(spec).remove_columns(["source_file", "delivery_id", "ingested_at"]), df, path.name,
+                     provider_names(spec))
         except DropError as err:
             entries.append(_reject(settings, delivery, err, log))
             out.failures.append(err)
@@ -229,11 +230,13 @@ def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Ou
         catalog = build_catalog([p for p in deliveries if p not in bad] + [Path(p) for p in last_good])
     out, entries = Outcome(), []
     for path, delivery in deliveries.items():
+        if (delivery.file_name, delivery.fingerprint) in done:
+            continue  # a crawl rejected earlier was reported then; its last good crawl stands in
         if path in bad:
             err = DropError(delivery.file_name, bad[path].rule, bad[path].line)
             entries.append(_reject(settings, delivery, err, log))
             out.failures.append(err)
-        elif (delivery.file_name, delivery.fingerprint) not in done:
+        else:
             entries.append(ledger.entry(delivery, "ingested", rows=1))
     for name, frame in catalog.tables().items():
         delta.replace(settings.delta("silver", name), frame)

@@ -7,7 +7,7 @@ write, so bad data never lands) and back the asset checks shown in the Dagster U
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Mapping
 
 import pandera.polars as pa
 import polars as pl
@@ -28,6 +28,14 @@ LINEAGE = {
 def _period(window: Window | None) -> pa.Column:
     checks = [pa.Check.in_range(window[0], window[1], include_max=False)] if window else []
     return pa.Column(pl.Date, checks)
+
+
+def provider_names(spec: ProviderSpec) -> dict[str, str]:
+    """Our bronze column -> the provider's own field name, for error messages."""
+    names = {**spec.fields, **spec.json_document_fields}
+    if "period" in names:
+        names["period_start"] = names["period"]
+    return names
 
 
 def bronze_schema(spec: ProviderSpec, window: Window | None = None) -> pa.DataFrameSchema:
@@ -88,20 +96,25 @@ def empty_frame(schema: pa.DataFrameSchema) -> pl.DataFrame:
     return pl.DataFrame(schema={name: column.dtype.type for name, column in schema.columns.items()})
 
 
-def validate(schema: pa.DataFrameSchema, df: pl.DataFrame, file: str) -> pl.DataFrame:
-    """Validate ``df``; on failure raise ``DropError`` naming the first bad row and rule."""
+def validate(
+    schema: pa.DataFrameSchema, df: pl.DataFrame, file: str, names: Mapping[str, str] | None = None
+) -> pl.DataFrame:
+    """Validate ``df``; on failure raise ``DropError`` naming the first bad row and rule.
+    ``names`` maps our column names to the provider's (``listens`` -> ``plays``), so the
+    rule speaks the file's language."""
     try:
         return schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
-        raise _first_failure(exc.failure_cases, df, file) from None
+        raise _first_failure(exc.failure_cases, df, file, names or {}) from None
 
 
-def _first_failure(cases: pl.DataFrame, df: pl.DataFrame, file: str) -> DropError:
+def _first_failure(cases: pl.DataFrame, df: pl.DataFrame, file: str, names: Mapping[str, str]) -> DropError:
     first: dict[str, Any] = cases.sort("index", nulls_last=True).row(0, named=True)
     row = first.get("index")
     if row is not None and "source_row" in df.columns:
         row = df.item(int(row), "source_row")
     column = first.get("column") or ""
+    column = names.get(column, column)
     rule = f"{column}: {first['check']}" if column else str(first["check"])
     return DropError(file, rule, row, first.get("failure_case"))
 

@@ -249,7 +249,7 @@ BAD_CASES = {
         lambda d: d.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5), ("2025-03-03", "s1", "ep-2", "t", 3)]),
         # the file stops mid-way through its second row
         lambda d: d.write("boreal", "boreal_plays_2025-03-03.csv", BOREAL_HEADER + "2025-03-03,s1,ep-1,t,5\r\n2025-03-03,s1,ep-"),
-        2, "listens: not_nullable"),
+        2, "plays: not_nullable"),  # the provider's own column name
     "truncated-gzip": BadCase(
         "boreal", "2025-03-03",
         lambda d: d.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5)]),
@@ -260,22 +260,22 @@ BAD_CASES = {
         "cirrus", "2025-03-05",
         lambda d: d.cirrus("2025-03-05", [(PODNEWS, 7)]),
         lambda d: d.cirrus("2025-03-05", [(PODNEWS, 7), ("https://feeds.example.com/show", -4)]),
-        2, "listens: greater_than_or_equal_to(0)"),
+        2, "downloads: greater_than_or_equal_to(0)"),
     "date-outside-the-files-day": BadCase(
         "boreal", "2025-03-03",
         lambda d: d.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5)]),
         lambda d: d.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5), ("2025-03-04", "s1", "ep-1", "t", 2)]),
-        2, "period_start: in_range(2025-03-03, 2025-03-04)"),
+        2, "report_date: in_range(2025-03-03, 2025-03-04)"),
     "cirrus-document-for-another-day": BadCase(
         "cirrus", "2025-03-05",
         lambda d: d.cirrus("2025-03-05", [(PODNEWS, 7)]),
         lambda d: d.cirrus("2025-03-05", [(PODNEWS, 9)], date="2025-03-06"),
-        1, "period_start: in_range"),
+        1, "date: in_range"),
     "month-outside-the-files-month": BadCase(
         "ember", "2025-03-01",
         lambda d: d.ember("2025-03", [ember_row("2025-03", PODNEWS, "e1", 3)]),
         lambda d: d.ember("2025-03", [ember_row("2025-03", PODNEWS, "e1", 3), ember_row("2025-04", PODNEWS, "e2", 1)]),
-        2, "period_start: in_range(2025-03-01, 2025-04-01)"),
+        2, "month: in_range(2025-03-01, 2025-04-01)"),
     "missing-column": BadCase(
         "dune", "2025-03-01",
         lambda d: d.dune("2025-03", [("2025-03", GUID_A, 50)]),

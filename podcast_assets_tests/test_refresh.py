@@ -91,7 +91,7 @@ def test_cli_refresh_bad_file_in_the_middle_of_a_range(
     assert main(["refresh"]) == 1
 
     out = capsys.readouterr().out
-    assert "FAILED" in out and "cirrus-2025-03-03.json, row 2: listens: greater_than_or_equal_to(0)" in out
+    assert "FAILED" in out and "cirrus-2025-03-03.json, row 2: downloads: greater_than_or_equal_to(0)" in out
     # the other four days are in silver; 03-03 was quarantined and has nothing
     assert sorted(silver_rows(settings, "cirrus")) == sorted(
         [(PODNEWS_GUID, None, day, "day", i, None) for i, day in enumerate(days, start=1) if day != "2025-03-03"]

@@ -170,10 +170,10 @@ def _typed(spec: ProviderSpec, raw: pl.DataFrame, file: str) -> pl.DataFrame:
             exprs.append(text(column).str.to_datetime(TIMESTAMP_FORMAT, time_zone="UTC", strict=False).cast(UTC))
             checks.append((column, column, f"{f[column]} must be an RFC 3339 timestamp with offset"))
     if spec.period_grain == "day" and "period" in raw.columns:
-        exprs.append(text("period").str.to_date("%Y-%m-%d", strict=False).alias("period_start"))
+        exprs.append(_strict_date(text("period"), r"^\d{4}-\d{2}-\d{2}$").alias("period_start"))
         checks.append(("period", "period_start", f"{_src(spec, 'period')} must be a date YYYY-MM-DD"))
     elif "period" in raw.columns:
-        exprs.append((text("period") + "-01").str.to_date("%Y-%m-%d", strict=False).alias("period_start"))
+        exprs.append(_strict_date(text("period"), r"^\d{4}-\d{2}$", "-01").alias("period_start"))
         checks.append(("period", "period_start", f"{_src(spec, 'period')} must be a month YYYY-MM"))
     else:  # instant: a listen counts for the UTC day it happened
         exprs.append(text("listened_at").str.to_datetime(TIMESTAMP_FORMAT, time_zone="UTC", strict=False).dt.date().alias("period_start"))
@@ -184,6 +184,11 @@ def _typed(spec: ProviderSpec, raw: pl.DataFrame, file: str) -> pl.DataFrame:
             first = bad.arg_true()[0]
             raise DropError(file, rule, raw.item(first, "source_row"), raw.item(first, column))
     return typed.drop([c for c in ("period",) if c in typed.columns])
+
+
+def _strict_date(text: pl.Expr, pattern: str, suffix: str = "") -> pl.Expr:
+    """A date from text of exactly ``pattern`` (``2025-3`` is not a month), else null."""
+    return pl.when(text.str.contains(pattern)).then((text + suffix).str.to_date("%Y-%m-%d", strict=False))
 
 
 def _src(spec: ProviderSpec, canon: str) -> str:
