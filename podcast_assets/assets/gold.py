@@ -72,11 +72,23 @@ def _today() -> date:
     return datetime.now(timezone.utc).date()
 
 
+# How each table is ordered when written, so the metadata preview shows its top rows.
+TOP_FIRST = {
+    ESTIMATES: (["month", "estimated_listens"], [True, True]),
+    FIRST30: (["month", "estimated_listens_30d"], [True, True]),
+    TRENDS: (["month", "trend_rank"], [True, False]),
+    CREATORS: (["month", "popularity_rank"], [True, False]),
+}
+
+
 def _write(settings: Settings, key: dg.AssetKey, frame: pl.DataFrame, months: list[date],
            context: dg.AssetExecutionContext, **extra) -> dg.MaterializeResult:
     """Replace the partition window's months of a gold table (every gold table has a
     ``month`` column: for episodes, the month they were published)."""
     path = settings.delta(*key.path)
+    if frame.height:
+        columns, descending = TOP_FIRST[key]
+        frame = frame.sort(columns, descending=descending, nulls_last=True)
     delta.overwrite_window(path, frame, "month", months[0], add_months(months[-1], 1))
     context.log.info("%s %s..%s: %d rows", key.to_user_string(), months[0], months[-1], frame.height)
     return dg.MaterializeResult(metadata=table_metadata(frame, path, **extra))
