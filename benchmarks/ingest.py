@@ -195,32 +195,10 @@ def _settings(root: Path):
     return LakehouseResource(lakehouse_dir=str(root)).settings
 
 
-def _silver_pure(settings, spec, start: date, end: date):
-    """What the silver asset does, without Dagster (see assets/silver.py)."""
-    import polars as pl
-
-    from podcast_assets.assets.keys import FEED_URLS, SHOW_DIRECTORY
-    from podcast_assets.assets.silver import LISTENS
-    from podcast_assets.identity_sync import identity_stamp, record_resolution
-    from podcast_assets.ingest import bronze_table
-    from podcast_assets.schemas import bronze_schema, empty_frame, silver_listens_schema, validate
-    from podcast_assets.silver import to_silver
-    from podcast_assets.storage import delta
-
-    bronze = delta.read(bronze_table(settings, spec), delta.in_window("period_start", start, end),
-                        empty_frame(bronze_schema(spec)).schema)
-    stamp = identity_stamp(settings, spec)
-    directory = delta.read(settings.delta(*SHOW_DIRECTORY.path), schema={"provider": pl.String, "show_id": pl.String, "feed_url": pl.String})
-    feed_map = delta.read(settings.delta(*FEED_URLS.path), schema={"feed_url_normalized": pl.String, "podcast_guid": pl.String})
-    listens = validate(silver_listens_schema((start, end)), to_silver(spec, bronze, directory, feed_map), f"silver {spec.name}")
-    delta.overwrite_window(settings.delta(*LISTENS), listens, "period_start", start, end, {"provider": spec.name})
-    record_resolution(settings, spec, stamp, start, end)
-    return listens
-
-
 def phase_pure(root: Path, rows: int, profile: Path | None) -> dict[str, Any]:
     from podcast_assets.ingest import ingest_files, ingest_show_directories
     from podcast_assets.providers.specs import provider
+    from podcast_assets.silver import write_silver
 
     log = logging.getLogger("bench")
     settings = _settings(root)
@@ -229,13 +207,13 @@ def phase_pure(root: Path, rows: int, profile: Path | None) -> dict[str, Any]:
     # not timed: the directory and the day before (so the tables exist)
     ingest_show_directories(settings, [spec], log)
     ingest_files(settings, spec, WARM_DAY, DAY, log)
-    _silver_pure(settings, spec, WARM_DAY, DAY)
+    write_silver(settings, spec, WARM_DAY, DAY)
 
     def run() -> dict[str, Any]:
         t0 = time.perf_counter()
         out = ingest_files(settings, spec, DAY, DAY + one_day, log)
         t1 = time.perf_counter()
-        _silver_pure(settings, spec, DAY, DAY + one_day)
+        write_silver(settings, spec, DAY, DAY + one_day)
         assert not out.failures, out.failures
         return {"bronze_s": t1 - t0, "silver_s": time.perf_counter() - t1}
 

@@ -13,9 +13,8 @@ from podcast_assets.ingest import bronze_table
 from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.schemas import bronze_schema, check_result, silver_listens_schema
+from podcast_assets.silver import LISTENS
 from podcast_assets.storage import delta
-
-LISTENS = ("silver", "listens")
 
 
 def _result(passed: bool, metadata: dict) -> dg.AssetCheckResult:

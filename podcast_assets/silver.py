@@ -5,14 +5,25 @@ Each provider names shows its own way (``show_key``); here they all become a
 a provider show id through that provider's ``shows.csv`` and then its feed URL. A show
 that cannot be mapped yet keeps its listens with a null ``podcast_guid`` and its id in
 ``unmapped_show``; they are re-resolved when the directory or catalog that maps them lands.
+
+``to_silver`` is the pure transform; ``write_silver`` reads its inputs and writes a window.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from podcast_assets.identity import resolve_feed_urls
+from podcast_assets.identity_sync import identity_stamp, record_resolution
+from podcast_assets.ingest import bronze_table
 from podcast_assets.providers.specs import ProviderSpec
+from podcast_assets.schemas import bronze_schema, empty_frame, silver_listens_schema, validate
+from podcast_assets.settings import Settings
+from podcast_assets.storage import delta
+
+LISTENS = ("silver", "listens")
 
 SILVER_COLUMNS = ["provider", "podcast_guid", "episode_guid", "period_start", "period_grain", "listens", "unmapped_show"]
 
@@ -65,3 +76,20 @@ def to_silver(spec: ProviderSpec, bronze: pl.DataFrame, directory: pl.DataFrame,
         .sort("period_start", "podcast_guid", "episode_guid", "unmapped_show", nulls_last=True)
         .collect()
     )
+
+
+def write_silver(settings: Settings, spec: ProviderSpec, start: date, end: date) -> pl.DataFrame:
+    """Rebuild ``spec``'s rows of ``delta/silver/listens`` for ``[start, end)`` from bronze
+    and the identity tables as they are now (recording which identity it used)."""
+    bronze = delta.read(bronze_table(settings, spec), delta.in_window("period_start", start, end),
+                        empty_frame(bronze_schema(spec)).schema)
+    stamp = identity_stamp(settings, spec)
+    directory = delta.read(settings.delta("bronze", "show_directory"),
+                           schema={"provider": pl.String, "show_id": pl.String, "feed_url": pl.String})
+    feed_map = delta.read(settings.delta("silver", "feed_urls"),
+                          schema={"feed_url_normalized": pl.String, "podcast_guid": pl.String})
+    listens = validate(silver_listens_schema((start, end)), to_silver(spec, bronze, directory, feed_map),
+                       f"silver {spec.name}")
+    delta.overwrite_window(settings.delta(*LISTENS), listens, "period_start", start, end, {"provider": spec.name})
+    record_resolution(settings, spec, stamp, start, end)
+    return listens

@@ -7,17 +7,11 @@ import polars as pl
 
 from podcast_assets.assets.bronze import LAKEHOUSE_POOL
 from podcast_assets.assets.keys import FEED_URLS, SHOW_DIRECTORY, bronze_key, silver_key
-from podcast_assets.identity_sync import identity_stamp, record_resolution
-from podcast_assets.ingest import bronze_table
 from podcast_assets.metadata import table_metadata
 from podcast_assets.partitions import partitions_for, window_dates
 from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
 from podcast_assets.resources import LakehouseResource
-from podcast_assets.schemas import bronze_schema, empty_frame, silver_listens_schema, validate
-from podcast_assets.silver import to_silver
-from podcast_assets.storage import delta
-
-LISTENS = ("silver", "listens")
+from podcast_assets.silver import LISTENS, write_silver
 
 
 def _identity_deps(spec: ProviderSpec) -> list[dg.AssetKey]:
@@ -43,14 +37,7 @@ def build_silver_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
     def _silver(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
         settings = lakehouse.settings
         start, end = window_dates(context.partition_time_window)
-        bronze = delta.read(bronze_table(settings, spec), delta.in_window("period_start", start, end),
-                            empty_frame(bronze_schema(spec)).schema)
-        stamp = identity_stamp(settings, spec)
-        directory = delta.read(settings.delta(*SHOW_DIRECTORY.path), schema={"provider": pl.String, "show_id": pl.String, "feed_url": pl.String})
-        feed_map = delta.read(settings.delta(*FEED_URLS.path), schema={"feed_url_normalized": pl.String, "podcast_guid": pl.String})
-        listens = validate(silver_listens_schema((start, end)), to_silver(spec, bronze, directory, feed_map), f"silver {spec.name}")
-        delta.overwrite_window(settings.delta(*LISTENS), listens, "period_start", start, end, {"provider": spec.name})
-        record_resolution(settings, spec, stamp, start, end)
+        listens = write_silver(settings, spec, start, end)
         unmapped = listens.filter(pl.col("podcast_guid").is_null())
         context.log.info("%s silver [%s, %s): %d rows, %d unmapped listens", spec.name, start, end, listens.height, unmapped.get_column("listens").sum())
         return dg.MaterializeResult(
