@@ -11,8 +11,8 @@ it changed, by evaluating the same automation conditions the automation sensor u
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 import dagster as dg
@@ -64,6 +64,16 @@ def execute(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: L
     return [] if result.success else _failure_messages(result) or ["run failed"]
 
 
+def _run(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: LakehouseResource,
+         report: RefreshReport, echo: Callable[[str], None]) -> list[str]:
+    """``execute`` one unit of work, counting it and saying how long it took."""
+    report.runs += 1
+    started = time.monotonic()
+    errors = execute(work, assets, instance, lakehouse)
+    echo(f"    {work.description}: {'failed' if errors else 'done'} in {time.monotonic() - started:.1f}s")
+    return errors
+
+
 def refresh(
     settings: Settings,
     instance: dg.DagsterInstance,
@@ -81,17 +91,11 @@ def refresh(
         work = merge_ranges(pending)
         echo(f"round {round_}: {len(pending)} pending, in {len(work)} runs")
         for i, item in enumerate(work, start=1):
-            echo(f"  [{i}/{len(work)}] {item.description}")
-            report.runs += 1
-            started = time.monotonic()
-            errors = execute(item, assets, instance, lakehouse)
-            echo(f"    {'failed' if errors else 'done'} in {time.monotonic() - started:.1f}s")
+            echo(f"  [{i}/{len(work)}] {item.description} ...")
+            errors = _run(item, assets, instance, lakehouse, report, echo)
             if errors and len(item.parts) > 1:
                 echo(f"    ranged run failed; retrying its {len(item.parts)} partitions one by one")
-                errors = []
-                for part in item.parts:
-                    report.runs += 1
-                    errors += execute(part, assets, instance, lakehouse)
+                errors = [e for part in item.parts for e in _run(part, assets, instance, lakehouse, report, echo)]
             for message in errors:
                 echo(f"    FAILED {message}")
             report.failures += errors
@@ -130,12 +134,7 @@ def _rematerialize_downstream(
         if not result.total_requested:
             return
         for work in _downstream_work(assets, result):
-            echo(f"  {work.description}")
-            report.runs += 1
-            started = time.monotonic()
-            errors = execute(work, assets, automation.instance, lakehouse)
-            echo(f"    {'failed' if errors else 'done'} in {time.monotonic() - started:.1f}s")
-            report.failures += errors
+            report.failures += _run(work, assets, automation.instance, lakehouse, report, echo)
 
 
 def _downstream_work(assets: list, result: dg.EvaluateAutomationConditionsResult) -> list[Work]:
