@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -60,15 +61,14 @@ def _digest(parts: list[str]) -> str:
     return hashlib.sha256("\n".join(sorted(parts)).encode()).hexdigest()[:16]
 
 
-def _existing(spec: ProviderSpec, periods: list[date]) -> list[date]:
-    """Periods that have a partition (not before PODCAST_DATA_START, not in the future)."""
-    keys = set(partitions_for(spec).get_partition_keys())
-    return [p for p in periods if partition_key(spec, p) in keys]
+def _new_files(paths: list[Path], done: set[tuple[str, str]]) -> list[str]:
+    """``name:fingerprint`` of the files the ledger has not seen in this version."""
+    return [f"{p.name}:{fingerprint(p)}" for p in paths if (p.name, fingerprint(p)) not in done]
 
 
 def plan_catalog(settings: Settings, entries: pl.DataFrame) -> list[Work]:
     done = ledger.handled(entries.filter(pl.col("provider") == CATALOG))
-    new = [f"{p.name}:{fingerprint(p)}" for p in landing.catalog_files(settings) if (p.name, fingerprint(p)) not in done]
+    new = _new_files(landing.catalog_files(settings), done)
     if not new:
         return []
     return [Work(CATALOG, f"catalog: {len(new)} new or changed feeds", CATALOG_KEYS, f"catalog:{_digest(new)}")]
@@ -79,31 +79,31 @@ def plan_provider(settings: Settings, spec: ProviderSpec, entries: pl.DataFrame)
     stale periods waits while the catalog or this provider's directory is pending."""
     mine = entries.filter(pl.col("provider") == spec.name)
     done = ledger.handled(mine)
+    # periods without a partition (before PODCAST_DATA_START, in the future) wait
+    existing = set(partitions_for(spec).get_partition_keys())
     work: list[Work] = []
     directory = landing.show_directory_file(settings, spec)
-    if spec.has_show_directory and directory.exists() and (directory.name, fingerprint(directory)) not in done:
+    if spec.has_show_directory and directory.exists() and (changed := _new_files([directory], done)):
         work.append(Work(spec.name, f"{spec.name}: new show directory", (SHOW_DIRECTORY,),
-                         f"{spec.name}:{directory.name}:{fingerprint(directory)}"))
+                         f"{spec.name}:{changed[0]}"))
     ingest = (bronze_key(spec), silver_key(spec))
     if spec.cadence == "instant":
-        new = [f"{p.name}:{fingerprint(p)}" for p in landing.landed_files(settings, spec) if (p.name, fingerprint(p)) not in done]
+        new = _new_files(landing.landed_files(settings, spec), done)
         if new:
             work.append(Work(spec.name, f"{spec.name}: {len(new)} new segments", (segments_key(spec),),
                              f"{spec.name}:segments:{_digest(new)}"))
         for day, files in _registered_not_ingested(mine):
-            if _existing(spec, [day]):
-                key = partition_key(spec, day)
+            if (key := partition_key(spec, day)) in existing:
                 work.append(Work(spec.name, f"{spec.name} {key}: events from {len(files)} segments", ingest,
                                  f"{spec.name}:{key}:{_digest(files)}", key, key))
     else:
         for period, path in sorted(landing.current_deliveries(settings, spec).items()):
-            if (path.name, fingerprint(path)) not in done and _existing(spec, [period]):
-                key = partition_key(spec, period)
+            if (key := partition_key(spec, period)) in existing and _new_files([path], done):
                 work.append(Work(spec.name, f"{spec.name} {key}: {path.name}", ingest,
                                  f"{spec.name}:{path.name}:{fingerprint(path)}", key, key))
     identity_pending = bool(plan_catalog(settings, entries)) or any(w.assets == (SHOW_DIRECTORY,) for w in work)
     pending = {w.first_partition for w in work if w.partitioned}
-    stale = [p for p in _existing(spec, stale_periods(settings, spec, mine)) if partition_key(spec, p) not in pending]
+    stale = [p for p in stale_periods(settings, spec, mine) if partition_key(spec, p) in existing - pending]
     if stale and not identity_pending:
         first, last = partition_key(spec, stale[0]), partition_key(spec, stale[-1])
         work.append(Work(spec.name, f"{spec.name} {first}..{last}: re-resolve shows", (silver_key(spec),),
