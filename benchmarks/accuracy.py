@@ -174,9 +174,10 @@ def run_pipeline(market: sample_data.Market, root: Path, home: Path, as_of: date
     # is first imported: make it the market's first day before importing the definitions.
     os.environ["PODCAST_DATA_START"] = market.config.start.isoformat()
     os.environ["PODCAST_MARKET_SHARES"] = ",".join(f"{p}={s}" for p, s in market.config.market_shares.items())
+    if as_of is not None:  # the gold assets' "today": what has landed, what is final
+        os.environ["PODCAST_AS_OF"] = as_of.isoformat()
     import dagster as dg
 
-    from podcast_assets.assets import gold
     from podcast_assets.definitions import materializable
     from podcast_assets.refresh import refresh
     from podcast_assets.resources import LakehouseResource
@@ -189,8 +190,6 @@ def run_pipeline(market: sample_data.Market, root: Path, home: Path, as_of: date
     print(f"  drops written by {written.as_of}: "
           + ", ".join(f"{k} {written.files[k]} files/{written.rows[k]:,} rows" for k in sorted(written.files)))
 
-    if as_of is not None:  # the gold assets' "today": what has landed, what is final
-        gold._today = lambda: as_of  # type: ignore[attr-defined]
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     echo = (lambda _line: None) if quiet else (lambda line: print(f"  | {line}", flush=True))
     started = time.perf_counter()

@@ -1,5 +1,6 @@
-"""What the gold estimators read: silver listens for a span of months, what has landed
-(coverage), the providers' market shares, and the catalog."""
+"""What the gold estimators read (silver listens for a span of months, what has landed,
+the providers' market shares, the catalog), and the per-month computations that the gold
+assets and the settling check (``settling.py``) share."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from podcast_assets.estimators.common import ProviderInfo
+from podcast_assets.estimators import FIRST30_MONTHS, estimate_first_30_days, estimate_monthly
+from podcast_assets.estimators.common import ProviderInfo, add_months
 from podcast_assets.identity import resolve_feed_urls
 from podcast_assets.providers.specs import PROVIDERS
 from podcast_assets.settings import Settings
@@ -76,4 +78,20 @@ def credits(settings: Settings) -> pl.DataFrame:
         settings.delta("silver", "episode_credits"),
         schema={"podcast_guid": pl.String, "episode_guid": pl.String, "creator_id": pl.String,
                 "creator_name": pl.String, "role": pl.String, "is_guest": pl.Boolean},
+    )
+
+
+def month_estimates(settings: Settings, month: date, today: date, coverage: pl.DataFrame,
+                    providers: list[ProviderInfo]) -> pl.DataFrame:
+    """``podcast_monthly_estimates`` rows of ``month`` as of ``today``."""
+    listens = silver_listens(settings, month, add_months(month, 1))
+    return estimate_monthly(listens, coverage, providers, month, today)
+
+
+def month_first30(settings: Settings, month: date, today: date, coverage: pl.DataFrame,
+                  providers: list[ProviderInfo], catalog: pl.DataFrame) -> pl.DataFrame:
+    """``episode_first_30_days`` rows of the episodes published in ``month``, as of ``today``."""
+    listens = silver_listens(settings, month, add_months(month, FIRST30_MONTHS))
+    return estimate_first_30_days(listens, coverage, providers, catalog, month, today).with_columns(
+        pl.lit(month).alias("month")
     )

@@ -4,8 +4,9 @@ against the Dagster instance (so the runs show in the UI), until nothing is pend
 It executes the same plan the sensors request (``planning.plan``). Consecutive
 partitions are folded into ranged runs; a ranged run that fails is retried partition by
 partition, so one bad file costs only its own partition. It does all it can, then
-reports whether everything succeeded. Then it rematerializes what depends on the data
-it changed, by evaluating the same automation conditions the automation sensor uses.
+reports whether everything succeeded. Then it settles gold statuses that time alone
+changed (``settling.py``) and rematerializes what depends on the data it changed, by
+evaluating the same automation conditions the automation sensor uses.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
 from podcast_assets.planning import Work, merge_ranges, plan
 from podcast_assets.resources import LakehouseResource, all_resources
 from podcast_assets.settings import Settings
+from podcast_assets.settling import settling_work
 
 MAX_ROUNDS = 10  # a round's work can reveal more (new segments -> their days)
 AUTOMATION_CURSOR_FILE = "refresh_automation_cursor.json"
@@ -99,6 +101,9 @@ def refresh(
             for message in errors:
                 echo(f"    FAILED {message}")
             report.failures += errors
+    for item in settling_work(settings):
+        echo(f"  settling: {item.description} ...")
+        report.failures += _run(item, assets, instance, lakehouse, report, echo)
     _rematerialize_downstream(automation, assets, lakehouse, report, echo)
     return report
 

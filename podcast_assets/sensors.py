@@ -11,10 +11,12 @@ import json
 import dagster as dg
 
 from podcast_assets.ingest import CATALOG
+from podcast_assets.assets.gold import ESTIMATES, FIRST30
 from podcast_assets.assets.keys import SHOW_DIRECTORY, bronze_key, segments_key, silver_key
 from podcast_assets.planning import CATALOG_KEYS, plan
 from podcast_assets.providers.specs import PROVIDERS, provider
 from podcast_assets.resources import LakehouseResource
+from podcast_assets.settling import settling_work
 
 CURSOR_MEMORY = 5000  # run keys remembered in a cursor
 
@@ -54,4 +56,24 @@ def build_drop_sensor(source: str) -> dg.SensorDefinition:
     return _sensor
 
 
-sensors = [build_drop_sensor(CATALOG), *(build_drop_sensor(spec.name) for spec in PROVIDERS)]
+
+
+@dg.sensor(
+    name="gold_settling",
+    minimum_interval_seconds=3600,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Rematerializes gold months whose status changed with time alone (now final, "
+    "30-day windows now complete).",
+    target=[ESTIMATES, FIRST30],
+)
+def gold_settling(context: dg.SensorEvaluationContext, lakehouse: LakehouseResource) -> dg.SensorResult:
+    work = settling_work(lakehouse.settings)
+    for item in work:
+        context.log.info("requesting %s", item.description)
+    return dg.SensorResult(
+        run_requests=[w.run_request() for w in work],
+        skip_reason=None if work else dg.SkipReason("no gold status changed"),
+    )
+
+
+sensors = [build_drop_sensor(CATALOG), *(build_drop_sensor(spec.name) for spec in PROVIDERS), gold_settling]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from functools import cached_property
 from pathlib import Path
 from typing import Mapping
@@ -46,6 +46,9 @@ class Settings:
     late_event_grace_days: int = 2
     # API requests a key (or an anonymous client address) may make per minute.
     api_rate_limit_per_minute: int = 600
+    # The day gold statuses are computed for (what has landed "by now"); None = today, UTC.
+    # Set it to replay the pipeline as of a past day.
+    as_of: date | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -67,7 +70,12 @@ class Settings:
             segment_max_seconds=float(env.get("PODCAST_COLLECTOR_SEGMENT_SECONDS", defaults.segment_max_seconds)),
             late_event_grace_days=int(env.get("PODCAST_LATE_EVENT_GRACE_DAYS", defaults.late_event_grace_days)),
             api_rate_limit_per_minute=int(env.get("PODCAST_API_RATE_LIMIT", defaults.api_rate_limit_per_minute)),
+            as_of=date.fromisoformat(env["PODCAST_AS_OF"]) if env.get("PODCAST_AS_OF") else None,
         )
+
+    def today(self) -> date:
+        """``as_of``, or today's UTC date."""
+        return self.as_of or datetime.now(timezone.utc).date()
 
     # ---- paths (CONTRACT.md section 2) -------------------------------------------------
     @cached_property

@@ -8,7 +8,7 @@ that month's silver; an episode's first 30 days read its publication month and t
 of history. So a restated old day re-runs exactly the gold months that depend on it.
 """
 
-from datetime import date, datetime, timezone
+from datetime import date
 
 import dagster as dg
 import polars as pl
@@ -22,8 +22,6 @@ from podcast_assets.estimators import (
     FIRST30_MONTHS,
     TREND_MONTHS,
     creator_popularity,
-    estimate_first_30_days,
-    estimate_monthly,
     score_trends,
 )
 from podcast_assets.estimators.common import add_months
@@ -68,10 +66,6 @@ def _months(context: dg.AssetExecutionContext) -> list[date]:
     return months
 
 
-def _today() -> date:
-    return datetime.now(timezone.utc).date()
-
-
 # How each table is ordered when written, so the metadata preview shows its top rows.
 TOP_FIRST = {
     ESTIMATES: (["month", "estimated_listens"], [True, True]),
@@ -104,14 +98,10 @@ def podcast_monthly_estimates(context: dg.AssetExecutionContext, lakehouse: Lake
     """Market-wide listens per podcast and month: what our providers counted, scaled by
     their combined market share, with a calibrated 90% interval; ``final`` once every
     provider's data for the month has landed, else ``preliminary`` (projected)."""
-    settings, months, today = lakehouse.settings, _months(context), _today()
+    settings, months = lakehouse.settings, _months(context)
+    today = settings.today()
     coverage, providers = gold_inputs.coverage(settings, today), gold_inputs.provider_infos(settings)
-
-    def month_estimates(month: date) -> pl.DataFrame:
-        listens = gold_inputs.silver_listens(settings, month, add_months(month, 1))
-        return estimate_monthly(listens, coverage, providers, month, today)
-
-    frame = _each_month(months, month_estimates)
+    frame = _each_month(months, lambda m: gold_inputs.month_estimates(settings, m, today, coverage, providers))
     latest = frame.filter(pl.col("month") == months[-1]) if frame.height else frame
     return _write(
         settings, ESTIMATES, frame, months, context,
@@ -127,17 +117,11 @@ def episode_first_30_days(context: dg.AssetExecutionContext, lakehouse: Lakehous
     """Each episode's market-wide listens in its first 30 days after publication, with a
     90% interval; partitioned by publication month. ``window_complete`` once the 30 days
     have passed and every provider's data covering them has landed."""
-    settings, months, today = lakehouse.settings, _months(context), _today()
+    settings, months = lakehouse.settings, _months(context)
+    today = settings.today()
     coverage, providers = gold_inputs.coverage(settings, today), gold_inputs.provider_infos(settings)
     episodes = gold_inputs.episodes(settings)
-
-    def month_first30(month: date) -> pl.DataFrame:
-        listens = gold_inputs.silver_listens(settings, month, add_months(month, FIRST30_MONTHS))
-        return estimate_first_30_days(listens, coverage, providers, episodes, month, today).with_columns(
-            pl.lit(month).alias("month")
-        )
-
-    frame = _each_month(months, month_first30)
+    frame = _each_month(months, lambda m: gold_inputs.month_first30(settings, m, today, coverage, providers, episodes))
     return _write(settings, FIRST30, frame, months, context,
                   complete_windows=int(frame.get_column("window_complete").sum()) if frame.height else 0)
 
