@@ -137,6 +137,20 @@ def plan(settings: Settings, sources: list[str] | None = None) -> list[Work]:
     return work
 
 
+def outside_partitions(settings: Settings) -> list[str]:
+    """Landed dated files whose period has no partition (before ``PODCAST_DATA_START`` or in
+    the future). They stay in landing untouched until a partition exists for them; this
+    names them so they are not skipped in silence."""
+    waiting = []
+    for spec in PROVIDERS:
+        if spec.cadence == "instant":
+            continue
+        existing = set(partitions_for(spec).get_partition_keys())
+        waiting += [f"{spec.name}/{path.name}" for period, path in sorted(landing.current_deliveries(settings, spec).items())
+                    if partition_key(spec, period) not in existing]
+    return waiting
+
+
 def merge_ranges(work: list[Work]) -> list[Work]:
     """Fold single-partition work on consecutive partitions of the same assets into one
     ranged run (a large backfill becomes a few runs, not hundreds), and repeated work on

@@ -19,7 +19,7 @@ from typing import Callable
 import dagster as dg
 from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
 
-from podcast_assets.planning import Work, merge_ranges, plan
+from podcast_assets.planning import Work, merge_ranges, outside_partitions, plan
 from podcast_assets.resources import LakehouseResource, all_resources
 from podcast_assets.settings import Settings
 from podcast_assets.settling import settling_work
@@ -101,6 +101,8 @@ def refresh(
             for message in errors:
                 echo(f"    FAILED {message}")
             report.failures += errors
+    for name in outside_partitions(settings):
+        echo(f"  waiting: {name} is dated outside the partitions (PODCAST_DATA_START .. today)")
     for item in settling_work(settings):
         echo(f"  settling: {item.description} ...")
         report.failures += _run(item, assets, instance, lakehouse, report, echo)

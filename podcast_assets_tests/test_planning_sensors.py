@@ -231,3 +231,16 @@ def test_merge_ranges_folds_consecutive_partitions(settings, drops: Drops) -> No
 def test_empty_lakehouse_plans_nothing(instance, lakehouse, settings, source: str) -> None:
     assert plan(settings, [source]) == []
     assert tick(instance, lakehouse, source, None).run_requests == []
+
+
+def test_files_dated_outside_the_partitions_are_named_not_planned(tmp_path) -> None:
+    from podcast_assets.planning import outside_partitions, plan
+    from podcast_assets.settings import Settings
+
+    settings = Settings(lakehouse_dir=str(tmp_path / "lakehouse"))
+    folder = settings.landing("cirrus")
+    folder.mkdir(parents=True)
+    for day in ("2024-12-31", "2025-01-02", "2099-01-01"):  # before the start, inside, future
+        (folder / f"cirrus-{day}.json").write_text(f'{{"date": "{day}", "rows": []}}')
+    assert outside_partitions(settings) == ["cirrus/cirrus-2024-12-31.json", "cirrus/cirrus-2099-01-01.json"]
+    assert [w.first_partition for w in plan(settings)] == ["2025-01-02"]
