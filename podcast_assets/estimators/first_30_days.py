@@ -11,8 +11,10 @@ Each provider gives a count for the window, projected where part of it has not l
 - monthly, episode grain (ember): each month's total times the part of that month's
   listens the decay curve puts inside the window;
 - podcast grain (cirrus daily, dune monthly): the podcast's count over the window's days
-  (or month) shared out over its episodes in proportion to what the daily episode-grain
-  providers saw over the same days (or month).
+  (or month) shared out over its episodes in proportion to what all episode-grain
+  providers saw over the same days (or month): the daily ones' listens, and the monthly
+  ones' month totals spread over the month's days by the decay curve
+  (``_pooled_episode_days``).
 
 The decay curve (listens by age, relative to age 0) is fitted from the daily
 episode-grain data; days are also weighted by the weekday profile. The counts are then
@@ -150,6 +152,67 @@ def _window_grid(pub: pl.DataFrame, curve: pl.DataFrame, weights: pl.DataFrame) 
     return with_weekday_weight(grid, weights).with_columns((pl.col("decay") * pl.col("weekday_weight")).alias("mass"))
 
 
+def _pooled_episode_days(
+    daily: pl.DataFrame,
+    rows: pl.DataFrame,
+    info: pl.DataFrame,
+    coverage: pl.DataFrame,
+    episodes: pl.DataFrame,
+    curve: pl.DataFrame,
+    weights: pl.DataFrame,
+) -> pl.DataFrame:
+    """podcast_guid, episode_guid, day, listens: what all episode-grain providers saw of
+    each episode by day, the yardstick podcast-grain counts are shared out by.
+
+    Daily episode-grain providers give their own listens. A monthly episode-grain
+    provider's landed month total is spread over the month's days in proportion to the
+    episode's expected listens there, ``decay(age) * w(day)`` (ages past the curve keep its
+    last value; an episode without a known publication time is spread by the weekday
+    profile alone; days before publication get nothing). Summed over providers: all
+    providers see a podcast's episodes in the same proportions (a provider's share is a
+    property of the podcast), so pooling them only adds listens to the ratio.
+    """
+    monthly = info.filter(~pl.col("daily") & pl.col("episode_grain")).select("provider")
+    landed = covered_months(coverage, info).rename({"month": "period_start"})
+    month_rows = (
+        rows.filter(pl.col("period_grain") == "month", pl.col("episode_guid").is_not_null())
+        .join(monthly, on="provider")
+        .join(landed, on=["provider", "period_start"], how="semi")
+        .group_by(*EPISODE, pl.col("period_start").alias("month"))
+        .agg(pl.col("listens").sum().cast(pl.Float64).alias("month_listens"))
+    )
+    parts = [daily.group_by(*EPISODE, "day").agg(pl.col("listens").sum())]
+    if month_rows.height:
+        last = curve["decay"][-1]
+        pub = _publication(episodes).select(*EPISODE, "pub_day")
+        spread = (
+            month_rows.join(pub, on=EPISODE, how="left")
+            .with_columns(
+                pl.date_ranges("month", pl.col("month").dt.month_end(), interval="1d").alias("day")
+            )
+            .explode("day")
+            .with_columns((pl.col("day") - pl.col("pub_day")).dt.total_days().alias("age"))
+            .join(curve, on="age", how="left")
+        )
+        spread = with_weekday_weight(spread, weights).with_columns(
+            (
+                pl.when(pl.col("pub_day").is_null())
+                .then(1.0)
+                .when(pl.col("age") < 0)
+                .then(0.0)
+                .otherwise(pl.col("decay").fill_null(last))
+                * pl.col("weekday_weight")
+            ).alias("mass")
+        )
+        spread = spread.filter(pl.col("mass").sum().over(*EPISODE, "month") > 0).select(
+            *EPISODE,
+            "day",
+            (pl.col("month_listens") * pl.col("mass") / pl.col("mass").sum().over(*EPISODE, "month")).alias("listens"),
+        )
+        parts.append(spread)
+    return pl.concat(parts).group_by(*EPISODE, "day").agg(pl.col("listens").sum())
+
+
 def _part_counts(parts: pl.DataFrame) -> pl.DataFrame:
     """Aggregate window parts (days or months) of each episode and provider.
 
@@ -172,11 +235,17 @@ def _part_counts(parts: pl.DataFrame) -> pl.DataFrame:
 
 
 def _daily_parts(
-    grid: pl.DataFrame, info: pl.DataFrame, coverage: pl.DataFrame, daily: pl.DataFrame, rows: pl.DataFrame
+    grid: pl.DataFrame,
+    info: pl.DataFrame,
+    coverage: pl.DataFrame,
+    daily: pl.DataFrame,
+    pooled: pl.DataFrame,
+    rows: pl.DataFrame,
 ) -> pl.DataFrame:
     """Window days x daily providers. Episode grain: the provider's own listens. Podcast
     grain: usable days are the landed ones; its podcast listens over those days times the
-    episode's fraction of the daily episode-grain providers' podcast listens on them."""
+    episode's fraction of the podcast's listens on them at all episode-grain providers
+    (``pooled``, from ``_pooled_episode_days``)."""
     days = grid.filter(pl.col("omega") > 0).select(*EPISODE, "day", "omega", "mass")
     landed = covered_days(coverage, info).with_columns(pl.lit(True).alias("landed"))
     base = (
@@ -189,8 +258,8 @@ def _daily_parts(
         (pl.col("omega") * pl.col("listens").fill_null(0.0)).alias("count"), pl.col("landed").alias("covered")
     )
 
-    episode_day = daily.group_by(*EPISODE, "day").agg(pl.col("listens").sum().alias("eg_episode"))
-    podcast_day = daily.group_by("podcast_guid", "day").agg(pl.col("listens").sum().alias("eg_podcast"))
+    episode_day = pooled.select(*EPISODE, "day", pl.col("listens").alias("eg_episode"))
+    podcast_day = pooled.group_by("podcast_guid", "day").agg(pl.col("listens").sum().alias("eg_podcast"))
     podcast_listens = (
         rows.filter(pl.col("period_grain") == "day", pl.col("episode_guid").is_null())
         .group_by("provider", "podcast_guid", pl.col("period_start").alias("day"))
@@ -223,12 +292,13 @@ def _daily_parts(
 
 
 def _monthly_parts(
-    grid: pl.DataFrame, info: pl.DataFrame, coverage: pl.DataFrame, daily: pl.DataFrame, rows: pl.DataFrame
+    grid: pl.DataFrame, info: pl.DataFrame, coverage: pl.DataFrame, pooled: pl.DataFrame, rows: pl.DataFrame
 ) -> pl.DataFrame:
     """Window months x monthly providers. Episode grain: the month's total times the part
     of the month's listens inside the window (window mass / month mass). Podcast grain:
     the podcast's month total times the episode's window listens in that month over the
-    podcast's listens that month, both as the daily episode-grain providers saw them."""
+    podcast's listens that month, both as all episode-grain providers saw them
+    (``pooled``)."""
     months = (
         grid.group_by(*EPISODE, "month")
         .agg((pl.col("omega") * pl.col("mass")).sum().alias("mass"), pl.col("mass").sum().alias("month_mass"))
@@ -256,11 +326,11 @@ def _monthly_parts(
 
     eg_window = (
         grid.filter(pl.col("omega") > 0)
-        .join(daily.group_by(*EPISODE, "day").agg(pl.col("listens").sum()), on=[*EPISODE, "day"], how="left")
+        .join(pooled, on=[*EPISODE, "day"], how="left")
         .group_by(*EPISODE, "month")
         .agg((pl.col("omega") * pl.col("listens").fill_null(0.0)).sum().alias("eg_episode"))
     )
-    eg_month = daily.group_by("podcast_guid", pl.col("day").dt.truncate("1mo").alias("month")).agg(
+    eg_month = pooled.group_by("podcast_guid", pl.col("day").dt.truncate("1mo").alias("month")).agg(
         pl.col("listens").sum().alias("eg_podcast")
     )
     podcast_month = (
@@ -327,7 +397,10 @@ def estimate_first_30_days(
     start_ts, end_ts = (datetime.combine(d, time(), UTC) for d in (month, end))
     pub = _publication(episodes).filter(pl.col("published_at").is_between(start_ts, end_ts, closed="left"))
     grid = _window_grid(pub, curve, weights)
-    parts = pl.concat([_daily_parts(grid, info, cov, daily, rows), _monthly_parts(grid, info, cov, daily, rows)])
+    pooled = _pooled_episode_days(daily, rows, info, cov, episodes, curve, weights)
+    parts = pl.concat(
+        [_daily_parts(grid, info, cov, daily, pooled, rows), _monthly_parts(grid, info, cov, pooled, rows)]
+    )
     per_provider = _part_counts(parts)
     complete = per_provider.group_by(EPISODE).agg(pl.col("complete").all().alias("all_landed"))
     estimates = combine_providers(

@@ -60,18 +60,25 @@ def test_hand_worked_window() -> None:
     # 0.5, 1, 1, ... so decay = 1, 0.5, 0.5, ... (Y and Z are older than 62 days: unused).
     # Window: ages 0..29 whole, age 30 (Apr 19) until 12:00, i.e. half of it.
     # A: 12 + 29 x 6 + 0.5 x 6 = 189.
-    # C: P's 10 a day over the window, 30.5 x 10 = 305, times X's share of P at A over the
-    #    same days: 189 / (189 + 30.5 x 6) = 189 / 372  ->  305 x 189 / 372 = 154.9597.
+    # Podcast-grain counts are shared out by what all episode-grain providers saw (A and
+    # E). E's month totals are spread over the month's days by decay x weekday weight: in
+    # March X (published Mar 20) has mass 1 + 11 x 0.5 = 6.5, so 40 / 6.5 on Mar 20 and
+    # 40 x 0.5 / 6.5 on each later March day (the 40 all fall in the window); in April 60 / 30 = 2
+    # a day, 18 x 2 + 0.5 x 2 = 37 of it in the window. E reports only X, so E's P is X.
+    # C: P's 10 a day over the window, 30.5 x 10 = 305, times X's share of P at A and E
+    #    over the same days: (189 + 77) / (189 + 30.5 x 6 + 77) = 266 / 449
+    #    ->  305 x 266 / 449 = 180.6904.
     # E: March holds ages 0..11, all in the window: 40. April holds ages 12..41, decay mass
     #    30 x 0.5 = 15, of which the window has 18 x 0.5 + 0.5 x 0.5 = 9.25: 60 x 9.25 / 15 = 37.
     #    E = 77.
-    # D: March: 100 x (X's window listens at A in March, 12 + 11 x 6 = 78) / (P's March at
-    #    A, 78 + 31 x 6 = 264) = 29.5455; April: 90 x (18 x 6 + 0.5 x 6 = 111) / (30 x 6 +
-    #    30 x 6 = 360) = 27.75. D = 57.2955.
-    # (189 + 154.9597 + 77 + 57.2955) / (4 x 0.1) = 1195.638.
-    expected = (189 + 305 * 189 / 372 + 77 + 100 * 78 / 264 + 90 * 111 / 360) / 0.4
+    # D: March: 100 x (X's window listens at A and E in March, 12 + 11 x 6 + 40 = 118) /
+    #    (P's March at A and E, 78 + 31 x 6 + 40 = 304) = 38.8158; April: 90 x (X's window
+    #    part, 18 x 6 + 0.5 x 6 + 37 = 148) / (30 x 6 + 30 x 6 + 60 = 420) = 31.7143.
+    #    D = 70.5301.
+    # (189 + 180.6904 + 77 + 70.5301) / (4 x 0.1) = 1293.051.
+    expected = (189 + 305 * 266 / 449 + 77 + 100 * 118 / 304 + 90 * 148 / 420) / 0.4
     assert x["estimated_listens_30d"] == pytest.approx(expected)
-    assert x["estimated_listens_30d"] == pytest.approx(1195.638, abs=1e-3)
+    assert x["estimated_listens_30d"] == pytest.approx(1293.051, abs=1e-3)
     assert x["window_complete"] is True
     assert x["providers_in_estimate"] == 4
     assert x["coverage"] == pytest.approx(1.0)
@@ -85,10 +92,12 @@ def test_hand_worked_window_in_progress() -> None:
     x = estimate_first_30_days(rows, cov, PROVIDERS, EPISODES, MARCH, as_of=date(2025, 4, 10)).row(0, named=True)
     # Window decay mass: 1 + 29 x 0.5 + 0.5 x 0.5 = 15.75; landed days hold 1 + 20 x 0.5 = 11.
     # A: 12 + 20 x 6 = 132 over 11/15.75 of the mass -> 132 x 15.75 / 11 = 189 (the curve fits).
-    # C: 21 x 10 = 210 x 132 / (132 + 21 x 6) = 107.442, projected x 15.75 / 11 = 153.837.
+    # C: shared by A and E (E's March spread over its days: all 40 on Mar 20..31, nothing
+    #    of April landed): 21 x 10 = 210 x (132 + 40) / (132 + 21 x 6 + 40) = 121.208,
+    #    projected x 15.75 / 11 = 173.548.
     # E: March only, 40 over mass 6.5 of 15.75 -> 40 x 15.75 / 6.5 = 96.923.
-    # D: March only, 100 x 78 / 264 = 29.545 -> x 15.75 / 6.5 = 71.591.
-    expected = (189 + 210 * 132 / 258 * 15.75 / 11 + 40 * 15.75 / 6.5 + 100 * 78 / 264 * 15.75 / 6.5) / 0.4
+    # D: March only, 100 x (78 + 40) / (264 + 40) = 38.816 -> x 15.75 / 6.5 = 94.054.
+    expected = (189 + 210 * 172 / 298 * 15.75 / 11 + 40 * 15.75 / 6.5 + 100 * 118 / 304 * 15.75 / 6.5) / 0.4
     assert x["estimated_listens_30d"] == pytest.approx(expected)
     assert x["window_complete"] is False
     # Landed: (0.1 x 11 + 0.1 x 11 + 0.1 x 6.5 + 0.1 x 6.5) / 15.75 / 0.4
