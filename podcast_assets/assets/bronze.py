@@ -25,7 +25,7 @@ from podcast_assets.resources import LakehouseResource
 LAKEHOUSE_POOL = "lakehouse"  # serialises writers of the shared Delta tables (see README)
 
 
-def _fail_if_rejected(out: Outcome) -> None:
+def fail_if_rejected(out: Outcome) -> None:
     """Rejected files were quarantined and their periods kept their last good data; the
     run still fails so the rejection is visible in Dagster, naming file, row and rule."""
     if out.failures:
@@ -57,7 +57,7 @@ def build_bronze_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
         start, end = window_dates(context.partition_time_window)
         ingest = ingest_events if spec.cadence == "instant" else ingest_files
         out = ingest(settings, spec, start, end, context.log)
-        _fail_if_rejected(out)
+        fail_if_rejected(out)
         listens = out.rows.get_column("listens").sum() if out.rows.height else 0
         return dg.MaterializeResult(
             metadata=table_metadata(
@@ -83,7 +83,7 @@ def build_segments_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
     )
     def _segments(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
         out = register_segments(lakehouse.settings, spec, context.log)
-        _fail_if_rejected(out)
+        fail_if_rejected(out)
         return dg.MaterializeResult(
             metadata={
                 "segments_registered": out.notes["segments"],
@@ -108,7 +108,7 @@ def build_segments_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
 def show_directory(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
     settings = lakehouse.settings
     out = ingest_show_directories(settings, [s for s in PROVIDERS if s.has_show_directory], context.log)
-    _fail_if_rejected(out)
+    fail_if_rejected(out)
     by_provider = out.rows.group_by("provider").agg(pl.len()).sort("provider").rows()
     return dg.MaterializeResult(
         metadata=table_metadata(out.rows, settings.delta("bronze", "show_directory"), shows_per_provider=str(dict(by_provider)))

@@ -3,7 +3,7 @@ is credited on them. Built from the crawled feeds in ``landing/catalog/``."""
 
 import dagster as dg
 
-from podcast_assets.assets.bronze import LAKEHOUSE_POOL, _fail_if_rejected
+from podcast_assets.assets.bronze import LAKEHOUSE_POOL, fail_if_rejected
 from podcast_assets.assets.keys import CATALOG_TABLES
 from podcast_assets.ingest import ingest_catalog
 from podcast_assets.metadata import table_metadata
@@ -35,7 +35,7 @@ def catalog(context: dg.AssetExecutionContext, lakehouse: LakehouseResource):
     built, out = ingest_catalog(settings, context.log)
     for name, frame in built.tables().items():
         yield dg.MaterializeResult(asset_key=["silver", name], metadata=table_metadata(frame, settings.delta("silver", name)))
-    _fail_if_rejected(out)
+    fail_if_rejected(out)
 
 
 catalog_assets = [catalog]
