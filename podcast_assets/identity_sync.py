@@ -1,14 +1,15 @@
 """Keeping silver's ``podcast_guid`` mapping in step with the catalog and directories.
 
 Silver resolves shows against the identity tables as they are when it runs. Each silver
-run records, per period, the *identity stamp* it used (the Delta versions of
-``silver/feed_urls`` and ``bronze/show_directory``); when those tables change, the
-periods resolved under an older stamp are stale and get resolved again. That is how
+run records, per period, the *identity stamp* it used (a digest of the rows of
+``silver/feed_urls`` and of the provider's ``bronze/show_directory``); when those rows
+change, the periods resolved under an older stamp are stale and get resolved again. That is how
 listens of a show that was unmapped become mapped once its directory lands.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime, timezone
 
 import polars as pl
@@ -22,10 +23,22 @@ RESOLVED_FILE = "(silver/listens)"
 
 
 def identity_stamp(settings: Settings, spec: ProviderSpec) -> str:
-    """The versions of the identity tables ``spec``'s shows resolve through."""
-    tables = {"podcast_guid": [], "feed_url": [("silver", "feed_urls")],
-              "show_id": [("silver", "feed_urls"), ("bronze", "show_directory")]}[spec.show_key]
-    return ";".join(f"{name}@{delta.version(settings.delta(layer, name))}" for layer, name in tables)
+    """A digest of the identity rows ``spec``'s shows resolve through: the catalog's feed
+    URL map, and the provider's own show directory. A re-crawl or re-delivery that maps
+    every show as before keeps the stamp, so it re-resolves nothing."""
+    if spec.show_key == "podcast_guid":
+        return ""
+    frames = [delta.read(settings.delta("silver", "feed_urls"),
+                         schema={"feed_url_normalized": pl.String, "podcast_guid": pl.String})
+              .select("feed_url_normalized", "podcast_guid")]
+    if spec.show_key == "show_id":
+        frames.append(delta.read(settings.delta("bronze", "show_directory"), pl.col("provider") == spec.name,
+                                 {"provider": pl.String, "show_id": pl.String, "feed_url": pl.String})
+                      .select("show_id", "feed_url"))
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(frame.sort(frame.columns).write_csv().encode())
+    return digest.hexdigest()[:16]
 
 
 def record_resolution(settings: Settings, spec: ProviderSpec, stamp: str, start: date, end: date) -> None:

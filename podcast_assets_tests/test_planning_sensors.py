@@ -244,3 +244,17 @@ def test_files_dated_outside_the_partitions_are_named_not_planned(tmp_path) -> N
         (folder / f"cirrus-{day}.json").write_text(f'{{"date": "{day}", "rows": []}}')
     assert outside_partitions(settings) == ["cirrus/cirrus-2024-12-31.json", "cirrus/cirrus-2099-01-01.json"]
     assert [w.first_partition for w in plan(settings)] == ["2025-01-02"]
+
+
+def test_a_recrawl_that_maps_shows_as_before_re_resolves_nothing(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.feed("show.xml", "https://feeds.example.com/show", podcast_guid=GUID_A)
+    drops.cirrus("2025-03-05", [("https://feeds.example.com/show/", 4)])
+    for source in ("catalog", "cirrus"):
+        execute_all(instance, lakehouse, tick(instance, lakehouse, source, None).run_requests)
+    assert silver_rows(settings, "cirrus") == [(GUID_A, None, "2025-03-05", "day", 4, None)]
+
+    drops.feed("show.xml", "https://feeds.example.com/show", podcast_guid=GUID_A)  # crawled again, same mapping
+    recrawl = tick(instance, lakehouse, "catalog", None)
+    assert len(recrawl.run_requests) == 1
+    execute_all(instance, lakehouse, recrawl.run_requests)
+    assert tick(instance, lakehouse, "cirrus", None).run_requests == []  # same stamp: nothing is stale
