@@ -11,7 +11,9 @@ import polars as pl
 from podcast_assets.estimators import FIRST30_MONTHS, estimate_first_30_days, estimate_monthly
 from podcast_assets.estimators.common import ProviderInfo, add_months
 from podcast_assets.identity import resolve_feed_urls
+from podcast_assets.identity_sync import read_feed_map
 from podcast_assets.providers.specs import PROVIDERS
+from podcast_assets.schemas import empty_frame, silver_listens_schema
 from podcast_assets.settings import Settings
 from podcast_assets.storage import delta, ledger
 
@@ -47,8 +49,7 @@ def silver_listens(settings: Settings, start: date, end: date) -> pl.DataFrame:
     return delta.read(
         settings.delta("silver", "listens"),
         delta.in_window("period_start", start, end) & pl.col("podcast_guid").is_not_null(),
-        {"provider": pl.String, "podcast_guid": pl.String, "episode_guid": pl.String,
-         "period_start": pl.Date, "period_grain": pl.String, "listens": pl.Int64, "unmapped_show": pl.String},
+        empty_frame(silver_listens_schema()).schema,
     )
 
 
@@ -60,7 +61,7 @@ def episodes(settings: Settings) -> pl.DataFrame:
     ember = delta.read(settings.delta("bronze", "ember"))
     if ember.is_empty():
         return catalog
-    feed_map = delta.read(settings.delta("silver", "feed_urls"), schema={"feed_url_normalized": pl.String, "podcast_guid": pl.String})
+    feed_map = read_feed_map(settings)
     extra = ember.select("feed_url", "episode_guid", pl.col("episode_published").alias("published_at")).unique(
         ["feed_url", "episode_guid"], keep="first", maintain_order=True
     )

@@ -14,31 +14,44 @@ from datetime import date, datetime, timezone
 
 import polars as pl
 
+from podcast_assets.catalog import FEED_URLS_SCHEMA
 from podcast_assets.partitions import periods_in
 from podcast_assets.providers.specs import ProviderSpec
+from podcast_assets.schemas import SHOW_DIRECTORY, empty_frame
 from podcast_assets.settings import Settings
 from podcast_assets.storage import delta, ledger
 
 RESOLVED_FILE = "(silver/listens)"
 
 
-def identity_stamp(settings: Settings, spec: ProviderSpec) -> str:
+def read_feed_map(settings: Settings) -> pl.DataFrame:
+    """``silver/feed_urls`` (empty before the first catalog lands)."""
+    return delta.read(settings.delta("silver", "feed_urls"), schema=FEED_URLS_SCHEMA).select(list(FEED_URLS_SCHEMA))
+
+
+def read_show_directory(settings: Settings) -> pl.DataFrame:
+    """``bronze/show_directory`` of every provider (empty before the first one lands)."""
+    return delta.read(settings.delta("bronze", "show_directory"), schema=empty_frame(SHOW_DIRECTORY).schema)
+
+
+def stamp(spec: ProviderSpec, feed_map: pl.DataFrame, directory: pl.DataFrame) -> str:
     """A digest of the identity rows ``spec``'s shows resolve through: the catalog's feed
     URL map, and the provider's own show directory. A re-crawl or re-delivery that maps
     every show as before keeps the stamp, so it re-resolves nothing."""
     if spec.show_key == "podcast_guid":
         return ""
-    frames = [delta.read(settings.delta("silver", "feed_urls"),
-                         schema={"feed_url_normalized": pl.String, "podcast_guid": pl.String})
-              .select("feed_url_normalized", "podcast_guid")]
+    frames = [feed_map.select("feed_url_normalized", "podcast_guid")]
     if spec.show_key == "show_id":
-        frames.append(delta.read(settings.delta("bronze", "show_directory"), pl.col("provider") == spec.name,
-                                 {"provider": pl.String, "show_id": pl.String, "feed_url": pl.String})
-                      .select("show_id", "feed_url"))
+        frames.append(directory.filter(pl.col("provider") == spec.name).select("show_id", "feed_url"))
     digest = hashlib.sha256()
     for frame in frames:
         digest.update(frame.sort(frame.columns).write_csv().encode())
     return digest.hexdigest()[:16]
+
+
+def identity_stamp(settings: Settings, spec: ProviderSpec) -> str:
+    """The stamp of the identity tables as they are now."""
+    return stamp(spec, read_feed_map(settings), read_show_directory(settings))
 
 
 def record_resolution(settings: Settings, spec: ProviderSpec, stamp: str, start: date, end: date) -> None:

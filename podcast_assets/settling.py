@@ -31,14 +31,16 @@ def settling_work(settings: Settings) -> list[Work]:
         fresh = gold_inputs.month_estimates(settings, month, today, coverage, providers)
         if (fresh.get_column("status") == "final").any():
             work.append(_work(ESTIMATES, month, today, f"estimates {month:%Y-%m} are final now"))
-    open_windows = delta.read(settings.delta(*FIRST30.path), ~pl.col("window_complete"),
-                              {"month": pl.Date, "window_complete": pl.Boolean})
-    stored_complete = delta.read(settings.delta(*FIRST30.path), pl.col("window_complete"),
-                                 {"month": pl.Date, "window_complete": pl.Boolean}).group_by("month").len()
-    catalog = gold_inputs.episodes(settings) if open_windows.height else None
-    for month in sorted(set(open_windows.get_column("month"))):
+    windows = (
+        delta.read(settings.delta(*FIRST30.path), schema={"month": pl.Date, "window_complete": pl.Boolean})
+        .group_by("month")
+        .agg(pl.col("window_complete").sum().alias("complete"), (~pl.col("window_complete")).any().alias("open"))
+        .filter("open")
+        .sort("month")
+    )
+    catalog = gold_inputs.episodes(settings) if windows.height else None
+    for month, before in windows.select("month", "complete").iter_rows():
         fresh = gold_inputs.month_first30(settings, month, today, coverage, providers, catalog)
-        before = stored_complete.filter(pl.col("month") == month).get_column("len").sum()
         if fresh.get_column("window_complete").sum() > before:
             work.append(_work(FIRST30, month, today, f"more 30-day windows of {month:%Y-%m} episodes are complete"))
     return work

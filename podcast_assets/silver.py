@@ -16,7 +16,7 @@ from datetime import date
 import polars as pl
 
 from podcast_assets.identity import resolve_feed_urls
-from podcast_assets.identity_sync import identity_stamp, record_resolution
+from podcast_assets.identity_sync import read_feed_map, read_show_directory, record_resolution, stamp
 from podcast_assets.ingest import bronze_table
 from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.schemas import bronze_schema, empty_frame, silver_listens_schema, validate
@@ -89,13 +89,9 @@ def write_silver(settings: Settings, spec: ProviderSpec, start: date, end: date)
     and the identity tables as they are now (recording which identity it used)."""
     bronze = delta.read(bronze_table(settings, spec), delta.in_window("period_start", start, end),
                         empty_frame(bronze_schema(spec)).schema)
-    stamp = identity_stamp(settings, spec)
-    directory = delta.read(settings.delta("bronze", "show_directory"),
-                           schema={"provider": pl.String, "show_id": pl.String, "feed_url": pl.String})
-    feed_map = delta.read(settings.delta("silver", "feed_urls"),
-                          schema={"feed_url_normalized": pl.String, "podcast_guid": pl.String})
+    directory, feed_map = read_show_directory(settings), read_feed_map(settings)
     listens = validate(silver_listens_schema((start, end)), to_silver(spec, bronze, directory, feed_map),
                        f"silver {spec.name}")
     delta.overwrite_window(settings.delta(*LISTENS), listens, "period_start", start, end, {"provider": spec.name})
-    record_resolution(settings, spec, stamp, start, end)
+    record_resolution(settings, spec, stamp(spec, feed_map, directory), start, end)
     return listens
