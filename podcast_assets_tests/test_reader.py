@@ -47,6 +47,12 @@ def test_boreal_gzip_and_bom_read_like_plain_csv(tmp_path: Path) -> None:
     assert plain.get_column("listens").to_list() == [5, 7]
 
 
+def test_a_file_with_only_its_header_reads_as_no_rows_of_the_right_types(tmp_path: Path) -> None:
+    df = read(tmp_path, "boreal", "boreal_plays_2025-03-03.csv", BOREAL_HEADER)
+    assert df.height == 0
+    assert df.schema["period_start"] == pl.Date and df.schema["listens"] == pl.Int64
+
+
 def test_cirrus_json_broadcasts_the_document_date(tmp_path: Path) -> None:
     data = '{"date": "2025-03-05", "rows": [{"feed_url": "https://a.example/f", "downloads": 3},' \
            ' {"feed_url": "HTTP://A.example/f/", "downloads": 4, "extra": true}]}'
