@@ -67,13 +67,26 @@ def test_hand_worked_month() -> None:
     assert got["A"]["trend_score"] == pytest.approx(0.18550, abs=1e-5)
     assert got["B"]["trend_score"] == pytest.approx(0.9 ** (14 / 15) - 1, rel=1e-6)
     assert got["A"]["growth_raw"] == pytest.approx(0.2)
-    # A is rising: 0.1855 >= 0.10 and ln 1.2 - 1.645 x 0.026726 = 0.1384 > 0. B is not.
+    # A is rising: 0.1855 >= 0.12 and ln 1.2 - 1.645 x 0.026726 = 0.1384 > 0. B is not.
     assert math.log(1.2) - RISING_Z * se == pytest.approx(0.1384, abs=1e-4)
     assert (got["A"]["is_rising"], got["B"]["is_rising"], got["C"]["is_rising"]) == (True, False, False)
     # C has one month: no growth to speak of, score 0. Ranks: A, then C (0 > -0.094), then B.
     assert (got["C"]["trend_score"], got["C"]["months_used"], got["C"]["growth_raw"]) == (0.0, 1, None)
     assert [got[g]["trend_rank"] for g in "ACB"] == [1, 2, 3]
     assert all(r["month"] == JUNE and r["estimated_listens"] > 0 for r in got.values())
+
+
+def test_rising_needs_a_margin_above_ten_percent_a_month() -> None:
+    # Two big shows exactly on their lines: noise 0.0125 and shrinkage 14/15 as above.
+    # +11% a month scores 1.11^(14/15) - 1 = 0.1023: growing, but under RISING_MIN_GROWTH
+    # (0.12); +14% scores 1.14^(14/15) - 1 = 0.1301 and its slope is clear
+    # (ln 1.14 - 1.645 x 0.026726 = 0.0871 > 0): rising.
+    big = 1e8
+    history = _history({"S": [big * 1.11**i for i in range(6)], "F": [big * 1.14**i for i in range(6)]})
+    got = {r["podcast_guid"]: r for r in score_trends(history, JUNE).iter_rows(named=True)}
+    assert got["S"]["trend_score"] == pytest.approx(0.1023, abs=1e-4)
+    assert got["F"]["trend_score"] == pytest.approx(0.1301, abs=1e-4)
+    assert (got["S"]["is_rising"], got["F"]["is_rising"]) == (False, True)
 
 
 def test_one_spike_does_not_make_a_riser() -> None:
