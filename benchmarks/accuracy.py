@@ -7,7 +7,9 @@ Run: ``.venv/bin/python benchmarks/accuracy.py [--seed N] [--preset accuracy]
 1. Generates a seeded market (``podcast_assets.sample_data``, preset ``accuracy`` by
    default: 300 shows, 6 months, per-podcast provider share variation, risers and
    decliners, guests with real effects, weekday patterns). ``--share-sigma`` overrides
-   the spread of the providers' shares (``MarketConfig.share_sigma``, a log-sd).
+   the spread of the providers' shares (``MarketConfig.share_sigma``, a log-sd, 0.15 by
+   default): the monthly error cannot go below the floor that spread sets (step 3), so
+   ``docs/methodology.md`` gives the figures at 0.15, 0.20 and 0.25.
 2. Writes every drop the five providers and the catalog delivered by ``--as-of``
    (default: the end of the market period, so every month is complete) into a fresh
    temporary lakehouse, and runs ``refresh`` in-process against a fresh Dagster instance

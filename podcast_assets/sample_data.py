@@ -123,7 +123,7 @@ class MarketConfig:
     effect_sigma: float = 0.15
     quality_sigma: float = 0.25
     daily_sigma: float = 0.15
-    share_sigma: float = 0.25
+    share_sigma: float = 0.15  # a provider holds 7.5-13.5% of ~95% of shows (see docs/methodology.md)
     market_shares: Mapping[str, float] = field(default_factory=lambda: {p: DEFAULT_MARKET_SHARE for p in PROVIDERS})
 
     @property
