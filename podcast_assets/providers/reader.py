@@ -193,7 +193,8 @@ def _strict_date(text: pl.Series, pattern: str, suffix: str = "") -> pl.Series:
     parsed = pl.select(
         pl.when(distinct.str.contains(pattern)).then((distinct + suffix).str.to_date("%Y-%m-%d", strict=False))
     ).to_series()
-    return text.replace_strict(distinct, parsed, return_dtype=pl.Date).cast(pl.Date)  # (empty: String)
+    # (the cast: replace_strict returns an empty series as String)
+    return text.replace_strict(distinct, parsed, return_dtype=pl.Date).cast(pl.Date)
 
 
 def _src(spec: ProviderSpec, canon: str) -> str:
