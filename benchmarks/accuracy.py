@@ -65,6 +65,7 @@ if str(REPO) not in sys.path:  # run as a script from anywhere
 import polars as pl  # noqa: E402
 
 from podcast_assets import sample_data  # noqa: E402  (imports settings, not partitions)
+from podcast_assets.estimators.common import add_months  # noqa: E402
 
 # ---- targets (issue 4) --------------------------------------------------------------------
 MONTHLY_MAX_ERROR = 0.06
@@ -429,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     timings = {"generate market": time.perf_counter() - started}
     cfg = market.config
     print(f"accuracy benchmark: preset {args.preset}, seed {cfg.seed}, {cfg.n_podcasts} podcasts, "
-          f"{cfg.start:%Y-%m}..{sample_data._add_months(cfg.end, -1):%Y-%m} ({cfg.months} months), "
+          f"{cfg.start:%Y-%m}..{add_months(cfg.end, -1):%Y-%m} ({cfg.months} months), "
           f"share_sigma {cfg.share_sigma}, shares {shares}")
     print(f"  market: {market.episodes.height} episodes, {market.creators.height} creators, "
           f"{market.observations.get_column('listens').sum():,} provider listens, "

@@ -18,6 +18,7 @@ import polars as pl
 
 from podcast_assets import landing
 from podcast_assets.catalog import Catalog, build_catalog
+from podcast_assets.estimators.common import add_months
 from podcast_assets.partitions import periods_in
 from podcast_assets.providers.reader import UTC, DropError, read_drop
 from podcast_assets.providers.specs import ProviderSpec
@@ -52,7 +53,7 @@ def _with_lineage(df: pl.DataFrame, delivery: Delivery, ingested_at: datetime) -
 def _next_period(spec: ProviderSpec, period: date) -> date:
     if spec.period_grain == "day":
         return date.fromordinal(period.toordinal() + 1)
-    return date(period.year + period.month // 12, period.month % 12 + 1, 1)
+    return add_months(period, 1)
 
 
 def _reject(settings: Settings, delivery: Delivery, err: DropError, log: logging.Logger, **where: Any) -> dict[str, Any]:

@@ -69,6 +69,7 @@ import pyarrow.compute as pc
 
 from podcast_assets import identity
 from podcast_assets.catalog import FeedItem, rss_feed_xml
+from podcast_assets.estimators.common import add_months
 from podcast_assets.settings import DEFAULT_MARKET_SHARE, PROVIDERS, Settings
 
 DAILY_PROVIDERS = ("boreal", "cirrus")
@@ -129,7 +130,7 @@ class MarketConfig:
     @property
     def end(self) -> date:
         """First day after the market period (``months`` whole months from ``start``)."""
-        return _add_months(self.start.replace(day=1), self.months)
+        return add_months(self.start.replace(day=1), self.months)
 
 
 PRESETS: dict[str, MarketConfig] = {
@@ -239,7 +240,7 @@ def generate_market(config: MarketConfig | str = "demo", **overrides: object) ->
         .select(*key, "published_at", "listens_30d", "guest_ids", "multiplier", "quality")
         .sort(key)
     )
-    months = pl.DataFrame({"month": [_add_months(cfg.start.replace(day=1), i) for i in range(cfg.months)]})
+    months = pl.DataFrame({"month": [add_months(cfg.start.replace(day=1), i) for i in range(cfg.months)]})
     podcast_monthly = (
         podcasts.select("podcast_guid")
         .join(months, how="cross")
@@ -630,8 +631,8 @@ def write_drops(
             written = writer(market, data, out, days, boreal_gzip_fraction)
         elif kind in MONTHLY_PROVIDERS:
             skipped_months = {d.replace(day=1) for d in skipped}
-            months = [_add_months(cfg.start.replace(day=1), i) for i in range(cfg.months)]
-            months = [m for m in months if _add_months(m, 1) <= as_of and m not in skipped_months]
+            months = [add_months(cfg.start.replace(day=1), i) for i in range(cfg.months)]
+            months = [m for m in months if add_months(m, 1) <= as_of and m not in skipped_months]
             writer = _write_dune if kind == "dune" else _write_ember
             written = writer(market, data, out, months)
         else:
@@ -830,9 +831,3 @@ def _write_catalog(market: Market, out: Path, as_of: date) -> tuple[int, int, in
 def _midnight(day: pl.Expr) -> pl.Expr:
     """A date column as its midnight UTC timestamp."""
     return day.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-
-
-def _add_months(month: date, n: int) -> date:
-    """The first day of the month ``n`` months after ``month``'s."""
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
