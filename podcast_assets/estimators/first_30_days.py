@@ -92,18 +92,18 @@ def _daily_episode_listens(rows: pl.DataFrame, info: pl.DataFrame) -> pl.DataFra
 
 
 def fit_decay_curve(
-    daily: pl.DataFrame, coverage: pl.DataFrame, info: pl.DataFrame, episodes: pl.DataFrame, weights: pl.DataFrame
+    daily: pl.DataFrame, coverage: pl.DataFrame, info: pl.DataFrame, pub: pl.DataFrame, weights: pl.DataFrame
 ) -> pl.DataFrame:
     """age (0..CURVE_MAX_AGE), decay: expected listens of an episode at that age relative
     to its publication day, on an average weekday, from ``daily`` (the daily
-    episode-grain providers' listens, ``_daily_episode_listens``).
+    episode-grain providers' listens, ``_daily_episode_listens``) and ``pub`` (the
+    episodes' publication days, ``_publication``).
 
     Chain of ratios (which copes with episodes seen only at some ages): decay(a + 1) /
     decay(a) = sum of weekday-adjusted listens at age a + 1 over sum at age a, both over the
     (provider, episode) pairs whose days a and a + 1 have both landed. An age without data
     repeats the ratio before it; without any daily episode-grain data the curve is flat.
     """
-    pub = _publication(episodes)
     ages = pl.int_range(0, CURVE_MAX_AGE + 1, eager=True).alias("age")
     grid = (
         daily.select("provider", *EPISODE)
@@ -157,7 +157,7 @@ def _pooled_episode_days(
     rows: pl.DataFrame,
     info: pl.DataFrame,
     coverage: pl.DataFrame,
-    episodes: pl.DataFrame,
+    pub: pl.DataFrame,
     curve: pl.DataFrame,
     weights: pl.DataFrame,
 ) -> pl.DataFrame:
@@ -184,9 +184,8 @@ def _pooled_episode_days(
     parts = [daily.group_by(*EPISODE, "day").agg(pl.col("listens").sum())]
     if month_rows.height:
         last = curve["decay"][-1]
-        pub = _publication(episodes).select(*EPISODE, "pub_day")
         spread = (
-            month_rows.join(pub, on=EPISODE, how="left")
+            month_rows.join(pub.select(*EPISODE, "pub_day"), on=EPISODE, how="left")
             .with_columns(
                 pl.date_ranges("month", pl.col("month").dt.month_end(), interval="1d").alias("day")
             )
@@ -392,12 +391,13 @@ def estimate_first_30_days(
     cov = coverage.filter(pl.col("period_start").is_between(month, data_end, closed="left"))
     weights = weekday_weights(rows, cov, info)
     daily = _daily_episode_listens(rows, info)
-    curve = fit_decay_curve(daily, cov, info, episodes, weights)
+    publication = _publication(episodes)
+    curve = fit_decay_curve(daily, cov, info, publication, weights)
 
     start_ts, end_ts = (datetime.combine(d, time(), UTC) for d in (month, end))
-    pub = _publication(episodes).filter(pl.col("published_at").is_between(start_ts, end_ts, closed="left"))
+    pub = publication.filter(pl.col("published_at").is_between(start_ts, end_ts, closed="left"))
     grid = _window_grid(pub, curve, weights)
-    pooled = _pooled_episode_days(daily, rows, info, cov, episodes, curve, weights)
+    pooled = _pooled_episode_days(daily, rows, info, cov, publication, curve, weights)
     parts = pl.concat(
         [_daily_parts(grid, info, cov, daily, pooled, rows), _monthly_parts(grid, info, cov, pooled, rows)]
     )
