@@ -28,10 +28,6 @@ def partition_key(spec: ProviderSpec, period: date) -> str:
     return (period.replace(day=1) if spec.period_grain == "month" else period).isoformat()
 
 
-def period_of(key: str) -> date:
-    return date.fromisoformat(key)
-
-
 def window_dates(window: dg.TimeWindow) -> tuple[date, date]:
     """A partition time window as ``[start, end)`` dates."""
     return window.start.date(), window.end.date()

@@ -10,9 +10,9 @@ import json
 
 import dagster as dg
 
-from podcast_assets.ingest import CATALOG
 from podcast_assets.assets.gold import ESTIMATES, FIRST30
 from podcast_assets.assets.keys import SHOW_DIRECTORY, bronze_key, segments_key, silver_key
+from podcast_assets.ingest import CATALOG
 from podcast_assets.planning import CATALOG_KEYS, plan
 from podcast_assets.providers.specs import PROVIDERS, provider
 from podcast_assets.resources import LakehouseResource
@@ -54,8 +54,6 @@ def build_drop_sensor(source: str) -> dg.SensorDefinition:
         )
 
     return _sensor
-
-
 
 
 @dg.sensor(

@@ -26,7 +26,6 @@ PUBLISHED = (
 )
 
 
-
 @dg.asset(
     key=["serving", "serving_store"],
     group_name="serving",
