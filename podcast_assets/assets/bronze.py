@@ -22,7 +22,7 @@ from podcast_assets.partitions import partitions_for, window_dates
 from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
 from podcast_assets.resources import LakehouseResource
 
-LAKEHOUSE_POOL = "lakehouse"  # serialises writers of the shared Delta tables (see README)
+LAKEHOUSE_POOL = "lakehouse"  # writers of the shared Delta tables; give it a limit to serialise them (see README)
 
 
 def fail_if_rejected(out: Outcome) -> None:

@@ -39,13 +39,17 @@ def window_predicate(column: str, start: date, end: date, where: Mapping[str, st
 
 
 def _write(path: str, df: pl.DataFrame, predicate: str | None, mode: str = "overwrite") -> None:
-    """Write with a few retries: concurrent writers of one table conflict at commit time."""
+    """Write with a few retries: concurrent writers of one table conflict at commit time.
+
+    A missing table is first created empty, with this frame's schema, and then written like
+    any other: had the first write created it with its rows, writers racing to create it
+    would each append theirs (two deliveries of one day both kept), because creating a
+    table cannot conflict with another creation the way two predicate overwrites do."""
     for attempt in range(COMMIT_RETRIES):
         try:
-            if not exists(path):  # first write creates the table with this frame's schema
-                write_deltalake(path, df.to_arrow(), mode="append")
-            else:
-                write_deltalake(path, df.to_arrow(), mode=mode, predicate=predicate)
+            if not exists(path):
+                write_deltalake(path, df.clear().to_arrow(), mode="append")
+            write_deltalake(path, df.to_arrow(), mode=mode, predicate=predicate)
             return
         except CommitFailedError:
             if attempt == COMMIT_RETRIES - 1:
