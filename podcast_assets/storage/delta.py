@@ -48,8 +48,8 @@ def _write(path: str, df: pl.DataFrame, predicate: str | None, mode: str = "over
     for attempt in range(COMMIT_RETRIES):
         try:
             if not exists(path):
-                write_deltalake(path, df.clear().to_arrow(), mode="append")
-            write_deltalake(path, df.to_arrow(), mode=mode, predicate=predicate)
+                write_deltalake(path, df.clear(), mode="append")
+            write_deltalake(path, df, mode=mode, predicate=predicate)
             return
         except CommitFailedError:
             if attempt == COMMIT_RETRIES - 1:
