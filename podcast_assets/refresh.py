@@ -7,10 +7,18 @@ partition, so one bad file costs only its own partition. It does all it can, the
 reports whether everything succeeded. Then it settles gold statuses that time alone
 changed (``settling.py``) and rematerializes what depends on the data it changed, by
 evaluating the same automation conditions the automation sensor uses.
+
+A refresh that was killed leaves its run unfinished, and an unfinished run holds its
+partitions "in progress" for the automation conditions, for good. So each refresh first
+marks the runs of killed refreshes on this host as failed (and frees any pool slot they
+held). The automation cursor is saved only once the runs it requested have run, so the
+next refresh requests again what a killed one did not finish.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +34,8 @@ from podcast_assets.settling import settling_work
 
 MAX_ROUNDS = 10  # a round's work can reveal more (new segments -> their days)
 AUTOMATION_CURSOR_FILE = "refresh_automation_cursor.json"
+PID_TAG, HOST_TAG = "podcast_assets/pid", "podcast_assets/host"
+UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
 @dataclass
@@ -57,13 +67,44 @@ def execute(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: L
         assets,
         selection=list(work.assets),
         partition_key=request.partition_key,
-        tags={**request.tags, "podcast_assets/trigger": "refresh", "podcast_assets/work": work.run_key[:200]},
+        tags={
+            **request.tags,
+            "podcast_assets/trigger": "refresh",
+            "podcast_assets/work": work.run_key[:200],
+            PID_TAG: str(os.getpid()),
+            HOST_TAG: socket.gethostname(),
+        },
         instance=instance,
         resources=all_resources(lakehouse),
         run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
         raise_on_error=False,
     )
     return [] if result.success else _failure_messages(result) or ["run failed"]
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a killed process that had our pid (a restarted container)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def fail_orphaned_runs(instance: dg.DagsterInstance, echo: Callable[[str], None]) -> None:
+    """Mark failed the unfinished runs of refreshes on this host whose process is gone, and
+    free the pool slots they held."""
+    unfinished = instance.get_runs(dg.RunsFilter(statuses=UNFINISHED, tags={HOST_TAG: socket.gethostname()}))
+    orphans = [run for run in unfinished if not _running(int(run.tags[PID_TAG]))]
+    for run in orphans:
+        instance.report_run_failed(run, f"the refresh that ran it (pid {run.tags[PID_TAG]}) was killed")
+        if instance.event_log_storage.supports_global_concurrency_limits:
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        echo(f"run {run.run_id[:8]} ({run.tags.get('podcast_assets/work')}) was left unfinished by a killed refresh: "
+             "marked failed")
 
 
 def _run(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: LakehouseResource,
@@ -84,6 +125,7 @@ def refresh(
 ) -> RefreshReport:
     lakehouse = LakehouseResource(lakehouse_dir=settings.lakehouse_dir)
     report, attempted = RefreshReport(), set()
+    fail_orphaned_runs(instance, echo)
     automation = _Automation(instance, assets, lakehouse)
     for round_ in range(1, MAX_ROUNDS + 1):
         pending = [w for w in plan(settings) if w.run_key not in attempted]
@@ -120,15 +162,17 @@ class _Automation:
         self.defs = dg.Definitions(assets=assets, resources=all_resources(lakehouse))
         self.cursor_file = Path(instance.root_directory) / AUTOMATION_CURSOR_FILE
         if not self.cursor_file.exists():
-            self.evaluate()
+            self.save(self.evaluate())
 
     def evaluate(self) -> dg.EvaluateAutomationConditionsResult:
         cursor = (
             dg.deserialize_value(self.cursor_file.read_text(), AssetDaemonCursor) if self.cursor_file.exists() else None
         )
-        result = dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=cursor)
+        return dg.evaluate_automation_conditions(defs=self.defs, instance=self.instance, cursor=cursor)
+
+    def save(self, result: dg.EvaluateAutomationConditionsResult) -> None:
+        """Keep ``result``'s cursor, once the runs it requested have run."""
         self.cursor_file.write_text(dg.serialize_value(result.cursor))
-        return result
 
 
 def _rematerialize_downstream(
@@ -138,10 +182,11 @@ def _rematerialize_downstream(
     """Run what the automation conditions request, until nothing more is requested."""
     for _ in range(MAX_ROUNDS):
         result = automation.evaluate()
-        if not result.total_requested:
-            return
         for work in _downstream_work(assets, result):
             report.failures += _run(work, assets, automation.instance, lakehouse, report, echo)
+        automation.save(result)
+        if not result.total_requested:
+            return
 
 
 def _downstream_work(assets: list, result: dg.EvaluateAutomationConditionsResult) -> list[Work]:

@@ -5,6 +5,11 @@ once the directory that maps them lands."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import date
 from pathlib import Path
 
@@ -184,3 +189,49 @@ def test_unmapped_listens_resolved_when_directory_lands(instance, settings, drop
     assert (runs(instance)[-1].tags.get(RANGE_START), runs(instance)[-1].tags.get(RANGE_END)) == ("2025-03-03", "2025-03-04")
     assert len(bronze(settings, "boreal").get_column("ingested_at").unique()) == 1
     assert run_refresh(settings, instance)[0].runs == 0
+
+
+def _start_refresh(settings, dagster_home: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "PODCAST_LAKEHOUSE_DIR": settings.lakehouse_dir, "DAGSTER_HOME": str(dagster_home)}
+    return subprocess.Popen([sys.executable, "-m", "podcast_assets.cli", "refresh"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _gold_run_started(instance: dg.DagsterInstance, process: subprocess.Popen[bytes]) -> dg.DagsterRun:
+    """The killed refresh's gold run, once it has started (polled: the test cannot hook in)."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        for run in instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+            if run.tags.get("podcast_assets/work", "").startswith("automation:2"):
+                return run
+        time.sleep(0.02)
+    raise AssertionError("the refresh never started its gold run")
+
+
+def test_refresh_killed_in_its_gold_run_is_finished_by_the_next(
+    instance, settings, dagster_home: Path, drops: Drops, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SIGKILL a ``refresh`` while it runs gold: its run stays STARTED, holding the gold
+    months "in progress" (and, with a pool limit, its slot), and its automation cursor has
+    not moved. The next refresh marks that run failed, frees the slot and builds gold."""
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\nconcurrency:\n  pools:\n    default_limit: 1\n")
+    drops.feed("show.xml", "https://feeds.example.com/show", podcast_guid=GUID_A)
+    for day in ("2025-03-01", "2025-03-02"):
+        drops.cirrus(day, [(PODNEWS, 10), ("https://feeds.example.com/show", 100)])
+    process = _start_refresh(settings, dagster_home)
+    with dg.DagsterInstance.from_config(str(dagster_home)) as watcher:
+        killed = _gold_run_started(watcher, process)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert watcher.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.STARTED
+
+    monkeypatch.setenv("PODCAST_LAKEHOUSE_DIR", settings.lakehouse_dir)
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    assert main(["refresh"]) == 0  # with the slot still held, this would wait for ever
+
+    assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert not instance.event_log_storage.get_concurrency_info("lakehouse").claimed_slots
+    estimates = pl.read_delta(settings.delta("gold", "podcast_monthly_estimates"))
+    march = estimates.filter(pl.col("month") == date(2025, 3, 1)).sort("podcast_guid")
+    # observed listens, by hand: two days of 10 (podnews) and of 100 (the catalog's show)
+    assert march.select("podcast_guid", "observed_listens").rows() == sorted([(PODNEWS_GUID, 20), (GUID_A, 200)])
