@@ -1,5 +1,6 @@
 """Delta IO: predicate overwrites of one window (single, ranged, scoped by provider), reads
-of a window across grains, one commit per write, and tables other readers can read.
+of a window across grains, one commit per write, tables other readers can read, and
+writers in several processes racing into one new table.
 
 These are the four ways the stock DeltaLakePolarsIOManager was wrong (issue 2): a ranged
 overwrite covering only its first partition, a window read filtering ``col = start``, a
