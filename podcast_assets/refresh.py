@@ -34,7 +34,7 @@ from podcast_assets.settling import settling_work
 
 MAX_ROUNDS = 10  # a round's work can reveal more (new segments -> their days)
 AUTOMATION_CURSOR_FILE = "refresh_automation_cursor.json"
-PID_TAG, HOST_TAG = "podcast_assets/pid", "podcast_assets/host"
+WORK_TAG, PID_TAG, HOST_TAG = "podcast_assets/work", "podcast_assets/pid", "podcast_assets/host"
 UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
@@ -70,7 +70,7 @@ def execute(work: Work, assets: list, instance: dg.DagsterInstance, lakehouse: L
         tags={
             **request.tags,
             "podcast_assets/trigger": "refresh",
-            "podcast_assets/work": work.run_key[:200],
+            WORK_TAG: work.run_key[:200],
             PID_TAG: str(os.getpid()),
             HOST_TAG: socket.gethostname(),
         },
@@ -103,7 +103,7 @@ def fail_orphaned_runs(instance: dg.DagsterInstance, echo: Callable[[str], None]
         instance.report_run_failed(run, f"the refresh that ran it (pid {run.tags[PID_TAG]}) was killed")
         if instance.event_log_storage.supports_global_concurrency_limits:
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        echo(f"run {run.run_id[:8]} ({run.tags.get('podcast_assets/work')}) was left unfinished by a killed refresh: "
+        echo(f"run {run.run_id[:8]} ({run.tags.get(WORK_TAG)}) was left unfinished by a killed refresh: "
              "marked failed")
 
 
