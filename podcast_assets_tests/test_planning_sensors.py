@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -24,6 +25,7 @@ from podcast_assets_tests.conftest import (
     derived,
     event,
     failure_messages,
+    quarantine_reasons,
     run_request,
     silver_rows,
 )
@@ -92,6 +94,65 @@ def test_sensor_cursor_across_evaluations(instance, lakehouse, settings, drops: 
     execute_all(instance, lakehouse, [again])
     assert silver_rows(settings, "cirrus") == [(PODNEWS_GUID, None, "2025-03-05", "day", 9, None)]
     assert tick(instance, lakehouse, "cirrus", None).run_requests == []
+
+
+# ---- failed runs ----------------------------------------------------------------------------
+def _block_bronze(settings, provider_name: str) -> Path:
+    """A passing fault: a plain file sits where the provider's bronze table goes, so its
+    Delta write fails (not a bad drop: nothing is quarantined)."""
+    blocker = Path(settings.delta("bronze", provider_name))
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("in the way")
+    return blocker
+
+
+def test_sensor_requests_work_again_after_its_run_failed(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.cirrus("2025-03-05", [(PODNEWS, 7)])
+    first = tick(instance, lakehouse, "cirrus", None)
+    (request,) = first.run_requests
+    blocker = _block_bronze(settings, "cirrus")
+    assert not run_request(instance, lakehouse, request).success
+    assert quarantine_reasons(settings, "cirrus") == []
+    blocker.unlink()
+
+    second = tick(instance, lakehouse, "cirrus", first.cursor)
+    (again,) = second.run_requests
+    assert again.run_key == request.run_key + "#retry1"
+    assert again.partition_key == "2025-03-05" and list(again.asset_selection) == CIRRUS
+    execute_all(instance, lakehouse, [again])
+    assert silver_rows(settings, "cirrus") == [(PODNEWS_GUID, None, "2025-03-05", "day", 7, None)]
+
+    third = tick(instance, lakehouse, "cirrus", second.cursor)
+    assert third.run_requests == [] and third.skip_message == "nothing new for cirrus"
+
+
+def test_sensor_gives_up_after_three_failed_runs_and_never_retries_a_quarantined_file(
+    instance, lakehouse, settings, drops: Drops
+) -> None:
+    drops.cirrus("2025-03-05", [(PODNEWS, 7)])
+    blocker = _block_bronze(settings, "cirrus")
+    cursor, keys = None, []
+    for _ in range(3):
+        result = tick(instance, lakehouse, "cirrus", cursor)
+        (request,) = result.run_requests
+        keys.append(request.run_key)
+        assert not run_request(instance, lakehouse, request).success
+        cursor = result.cursor
+    assert keys[1:] == [keys[0] + "#retry1", keys[0] + "#retry2"]
+
+    given_up = tick(instance, lakehouse, "cirrus", cursor)
+    assert given_up.run_requests == []
+    assert "not retried after 3 failed runs each: cirrus 2025-03-05" in given_up.skip_message
+
+    # a bad file fails its run too, but it is quarantined, so handled: it is not retried
+    blocker.unlink()
+    drops.cirrus("2025-03-06", [(PODNEWS, -1)])
+    bad = tick(instance, lakehouse, "cirrus", given_up.cursor)
+    (request,) = bad.run_requests
+    assert request.partition_key == "2025-03-06"
+    assert not run_request(instance, lakehouse, request).success
+    assert [r["file"] for r in quarantine_reasons(settings, "cirrus")] == ["cirrus-2025-03-06.json"]
+    assert tick(instance, lakehouse, "cirrus", bad.cursor).run_requests == []
 
 
 def test_sensor_requests_one_run_per_partition_and_skips_unknown_partitions(instance, lakehouse, drops: Drops) -> None:
