@@ -10,6 +10,14 @@ still running.
 
 import dagster as dg
 
+# A run the daemon launched and lost (`dagster dev` killed hard, the machine rebooted) stays
+# STARTED for good, so Dagster counts its partitions as in progress for ever and nothing
+# requests them again. Run monitoring (on in dagster_home/dagster.yaml) fails a run carrying
+# this tag once it has run this long; the drop sensors then request its work again, and
+# automation its partitions at their next upstream change. An hour is far beyond any
+# sensor's or automation's run here (a 1M-row day takes seconds).
+DAEMON_RUN_TAGS = {"dagster/max_runtime": "3600"}
+
 ON_UPSTREAM_CHANGE = (
     dg.AutomationCondition.any_deps_updated().since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
@@ -21,5 +29,6 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.groups("gold", "serving"),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
+    run_tags=DAEMON_RUN_TAGS,
     description="Rematerializes gold partitions (and the serving store) whose silver inputs changed.",
 )

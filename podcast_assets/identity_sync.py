@@ -5,6 +5,10 @@ run records, per period, the *identity stamp* it used (a digest of the rows of
 ``silver/feed_urls`` and of the provider's ``bronze/show_directory``); when those rows
 change, the periods resolved under an older stamp are stale and get resolved again. That is how
 listens of a show that was unmapped become mapped once its directory lands.
+
+A period whose bronze was rewritten after its silver was built is stale as well: a run
+stopped between its bronze and silver steps (killed, or its silver step failed), or bronze
+materialized alone in the UI, would otherwise leave silver on the old delivery for good.
 """
 
 from __future__ import annotations
@@ -67,21 +71,24 @@ def record_resolution(settings: Settings, spec: ProviderSpec, stamp: str, start:
 
 
 def stale_periods(settings: Settings, spec: ProviderSpec, entries: pl.DataFrame | None = None) -> list[date]:
-    """Periods with ingested data whose silver rows were resolved under an older stamp."""
-    if spec.show_key == "podcast_guid":
-        return []
+    """Periods with ingested data whose silver rows were resolved under an older stamp, or
+    before the period's latest bronze ingest."""
     entries = ledger.read(settings, spec.name) if entries is None else entries
     stamp = identity_stamp(settings, spec)
-    ingested = entries.filter((pl.col("status") == "ingested") & pl.col("period_start").is_not_null())
+    ingested = (
+        entries.filter((pl.col("status") == "ingested") & pl.col("period_start").is_not_null())
+        .group_by("period_start")
+        .agg(pl.col("recorded_at").max().alias("ingested_at"))
+    )
     resolved = (
         entries.filter(pl.col("status") == "resolved")
         .sort("recorded_at")
         .group_by("period_start")
-        .agg(pl.col("fingerprint").last())
+        .agg(pl.col("fingerprint").last(), pl.col("recorded_at").last().alias("resolved_at"))
     )
-    stale = (
-        ingested.select("period_start").unique()
-        .join(resolved, on="period_start", how="left")
-        .filter(pl.col("fingerprint").is_null() | (pl.col("fingerprint") != stamp))
+    stale = ingested.join(resolved, on="period_start", how="left").filter(
+        pl.col("fingerprint").is_null()
+        | (pl.col("fingerprint") != stamp)
+        | (pl.col("resolved_at") < pl.col("ingested_at"))
     )
     return sorted(stale.get_column("period_start").to_list())

@@ -28,6 +28,7 @@ from podcast_assets.storage import ledger
 from podcast_assets.storage.archive import fingerprint
 
 CATALOG_KEYS = tuple(dg.AssetKey(["silver", name]) for name in CATALOG_TABLES)
+SOURCE_TAG = "podcast_assets/source"  # on every run of planned work: the provider or "catalog"
 
 
 @dataclass(frozen=True)
@@ -39,16 +40,19 @@ class Work:
     first_partition: str | None = None
     last_partition: str | None = None  # == first_partition for a single partition
     parts: tuple["Work", ...] = ()  # the single-partition work a ranged run was folded from
+    # rebuilds silver from bronze and the identity tables as they are: never urgent, and
+    # a sensor holds it back while the source has runs in flight (they may be doing it)
+    catch_up: bool = False
 
     @property
     def partitioned(self) -> bool:
         return self.first_partition is not None
 
-    def run_request(self) -> dg.RunRequest:
-        tags = {}
+    def run_request(self, tags: dict[str, str] | None = None) -> dg.RunRequest:
+        tags = {**(tags or {}), SOURCE_TAG: self.source}
         if self.partitioned and self.first_partition != self.last_partition:
-            tags = {"dagster/asset_partition_range_start": self.first_partition,
-                    "dagster/asset_partition_range_end": self.last_partition}
+            tags |= {"dagster/asset_partition_range_start": self.first_partition,
+                     "dagster/asset_partition_range_end": self.last_partition}
         return dg.RunRequest(
             run_key=self.run_key,
             asset_selection=list(self.assets),
@@ -106,8 +110,11 @@ def plan_provider(settings: Settings, spec: ProviderSpec, entries: pl.DataFrame)
     stale = [p for p in stale_periods(settings, spec, mine) if partition_key(spec, p) in existing - pending]
     if stale and not identity_pending:
         first, last = partition_key(spec, stale[0]), partition_key(spec, stale[-1])
-        work.append(Work(spec.name, f"{spec.name} {first}..{last}: re-resolve shows", (silver_key(spec),),
-                         f"{spec.name}:resolve:{identity_stamp(settings, spec)}:{first}:{last}", first, last))
+        ingested = mine.filter((pl.col("status") == "ingested") & pl.col("period_start").is_in(stale))
+        version = _digest([identity_stamp(settings, spec), str(ingested.get_column("recorded_at").max())])
+        work.append(Work(spec.name, f"{spec.name} {first}..{last}: rebuild silver (show mapping or bronze changed)",
+                         (silver_key(spec),), f"{spec.name}:resolve:{version}:{first}:{last}", first, last,
+                         catch_up=True))
     return work
 
 

@@ -17,8 +17,9 @@ import dagster as dg
 
 from podcast_assets.assets.gold import ESTIMATES, FIRST30
 from podcast_assets.assets.keys import SHOW_DIRECTORY, bronze_key, segments_key, silver_key
+from podcast_assets.automation import DAEMON_RUN_TAGS
 from podcast_assets.ingest import CATALOG
-from podcast_assets.planning import CATALOG_KEYS, Work, plan
+from podcast_assets.planning import CATALOG_KEYS, SOURCE_TAG, Work, plan
 from podcast_assets.providers.specs import PROVIDERS, provider
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.settling import settling_work
@@ -27,6 +28,8 @@ CURSOR_MEMORY = 5000  # run keys remembered in a cursor
 MAX_ATTEMPTS = 3  # runs of one unit of work before the sensor leaves it to a person
 RETRY = "#retry"  # attempt n + 1 of work runs under the run key "<run key>#retry<n>"
 RUN_KEY_TAG = "dagster/run_key"  # the tag Dagster gives each run a sensor requested
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]
 
 
 def _targets(source: str) -> list[dg.AssetKey]:
@@ -52,6 +55,8 @@ def build_drop_sensor(source: str) -> dg.SensorDefinition:
         requested: list[str] = json.loads(context.cursor) if context.cursor else []
         seen = set(requested)
         pending = plan(lakehouse.settings, [source])
+        if context.instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, tags={SOURCE_TAG: source}), limit=1):
+            pending = [w for w in pending if not w.catch_up]
         work = [w for w in pending if w.run_key not in seen]
         for item in work:
             context.log.info("requesting %s", item.description)
@@ -62,7 +67,7 @@ def build_drop_sensor(source: str) -> dg.SensorDefinition:
         if given_up:
             skip += f"; not retried after {MAX_ATTEMPTS} failed runs each: " + "; ".join(given_up)
         return dg.SensorResult(
-            run_requests=[w.run_request() for w in work],
+            run_requests=[w.run_request(DAEMON_RUN_TAGS) for w in work],
             cursor=json.dumps(requested),
             skip_reason=None if work else dg.SkipReason(skip),
         )
@@ -102,7 +107,7 @@ def gold_settling(context: dg.SensorEvaluationContext, lakehouse: LakehouseResou
     for item in work:
         context.log.info("requesting %s", item.description)
     return dg.SensorResult(
-        run_requests=[w.run_request() for w in work],
+        run_requests=[w.run_request(DAEMON_RUN_TAGS) for w in work],
         skip_reason=None if work else dg.SkipReason("no gold status changed"),
     )
 

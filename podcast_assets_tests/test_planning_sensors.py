@@ -5,7 +5,9 @@ from one evaluation to the next, and the requested runs executed as the daemon w
 from __future__ import annotations
 
 import json
+import shutil
 import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -25,6 +27,7 @@ from podcast_assets_tests.conftest import (
     derived,
     event,
     failure_messages,
+    materialize,
     quarantine_reasons,
     run_request,
     silver_rows,
@@ -65,6 +68,22 @@ def test_definitions_load_and_sensors_run_by_default() -> None:
             # the period in progress has a partition (end_offset=1): today / this month
             assert pdef.get_last_partition_key() == pdef.get_partition_key_for_timestamp(time.time())
     assert set(CATALOG_KEYS) <= graph.get_all_asset_keys()
+
+
+def test_runs_the_daemon_launches_are_failed_by_run_monitoring_once_lost(tmp_path, instance, lakehouse,
+                                                                       drops: Drops) -> None:
+    """A run the daemon launched and lost (``dagster dev`` killed hard) would stay STARTED
+    for good, its partitions "in progress" for ever: the checkout's instance turns on
+    Dagster's run monitoring, and the runs our sensors and automation request carry the
+    max runtime it enforces (then the failed run's work is requested again, tested below)."""
+    shutil.copy(Path(__file__).parents[1] / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as checkout:
+        assert checkout.run_monitoring_enabled
+        assert checkout.run_monitoring_max_runtime_seconds == 0  # untagged runs (refresh's, the UI's): no limit
+    drops.cirrus("2025-03-05", [(PODNEWS, 7)])
+    (request,) = tick(instance, lakehouse, "cirrus", None).run_requests
+    assert request.tags["dagster/max_runtime"] == "3600"
+    assert defs.resolve_sensor_def("gold_automation").run_tags["dagster/max_runtime"] == "3600"
 
 
 # ---- cursors ---------------------------------------------------------------------------------
@@ -267,6 +286,42 @@ def test_directory_landing_later_requests_a_ranged_re_resolve(instance, lakehous
     assert tick(instance, lakehouse, "boreal", t3.cursor).run_requests == []
 
 
+# ---- silver behind bronze: a run stopped between its steps, or bronze materialized alone ---------
+@pytest.mark.parametrize("source", ["cirrus", "dune"])  # shows by feed URL; by podcast:guid
+def test_silver_catches_up_with_bronze_rewritten_alone(source, instance, lakehouse, settings, drops: Drops) -> None:
+    def deliver(listens: int) -> None:
+        if source == "cirrus":
+            drops.cirrus("2025-03-05", [(PODNEWS, listens)])
+        else:
+            drops.dune("2025-03", [("2025-03", GUID_A, listens)])
+
+    partition = "2025-03-05" if source == "cirrus" else "2025-03-01"
+    deliver(7)
+    first = tick(instance, lakehouse, source, None)
+    execute_all(instance, lakehouse, first.run_requests)
+    assert [row[4] for row in silver_rows(settings, source)] == [7]
+
+    deliver(9)  # a restatement whose run stops after bronze (here: bronze materialized alone)
+    assert materialize(instance, lakehouse, [dg.AssetKey(["bronze", source])], partition).success
+    assert [row[4] for row in silver_rows(settings, source)] == [7]
+
+    # while a run of this source is in flight, which may be about to rebuild it, silver waits
+    running = dg.DagsterRun(job_name="__ASSET_JOB", run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED,
+                            tags={"podcast_assets/source": source})
+    instance.add_run(running)
+    held = tick(instance, lakehouse, source, first.cursor)
+    assert held.run_requests == []
+    instance.report_run_failed(running)
+
+    catch_up = tick(instance, lakehouse, source, held.cursor)
+    (request,) = catch_up.run_requests
+    assert list(request.asset_selection) == [dg.AssetKey(["silver", f"{source}_listens"])]
+    assert request.partition_key == partition
+    execute_all(instance, lakehouse, [request])
+    assert [row[4] for row in silver_rows(settings, source)] == [9]
+    assert tick(instance, lakehouse, source, catch_up.cursor).run_requests == []
+
+
 # ---- folding a backfill into ranged runs -----------------------------------------------------------
 def test_merge_ranges_folds_consecutive_partitions(settings, drops: Drops) -> None:
     for day in ("2025-03-01", "2025-03-02", "2025-03-03", "2025-03-05"):  # 03-04 missing
@@ -283,7 +338,7 @@ def test_merge_ranges_folds_consecutive_partitions(settings, drops: Drops) -> No
     ranged = work[0].run_request()
     assert ranged.partition_key is None
     assert ranged.tags == {"dagster/asset_partition_range_start": "2025-03-01",
-                           "dagster/asset_partition_range_end": "2025-03-03"}
+                           "dagster/asset_partition_range_end": "2025-03-03", "podcast_assets/source": "cirrus"}
     assert work[1].run_request().partition_key == "2025-03-05"
     assert len({w.run_key for w in work}) == 3
 
