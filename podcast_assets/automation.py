@@ -17,11 +17,6 @@ import dagster as dg
 # automation its partitions at their next upstream change. An hour is far beyond any
 # sensor's or automation's run here (a 1M-row day takes seconds).
 DAEMON_RUN_TAGS = {"dagster/max_runtime": "3600"}
-# The daemon also re-executes a failed gold run up to twice (run retries, on in the same
-# file): a gold month that failed for a passing reason would otherwise wait for its next
-# upstream change, which for a closed month may never come. Ingestion runs are not retried
-# this way: the drop sensors request their work again, knowing a quarantined file is done.
-GOLD_RUN_TAGS = {**DAEMON_RUN_TAGS, "dagster/max_retries": "2"}
 
 ON_UPSTREAM_CHANGE = (
     dg.AutomationCondition.any_deps_updated().since_last_handled()
@@ -34,6 +29,6 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.groups("gold", "serving"),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    run_tags=GOLD_RUN_TAGS,
+    run_tags=DAEMON_RUN_TAGS,
     description="Rematerializes gold partitions (and the serving store) whose silver inputs changed.",
 )

@@ -17,7 +17,7 @@ import dagster as dg
 
 from podcast_assets.assets.gold import ESTIMATES, FIRST30
 from podcast_assets.assets.keys import SHOW_DIRECTORY, bronze_key, segments_key, silver_key
-from podcast_assets.automation import DAEMON_RUN_TAGS, GOLD_RUN_TAGS
+from podcast_assets.automation import DAEMON_RUN_TAGS
 from podcast_assets.ingest import CATALOG
 from podcast_assets.planning import CATALOG_KEYS, SOURCE_TAG, Work, plan
 from podcast_assets.providers.specs import PROVIDERS, provider
@@ -107,7 +107,7 @@ def gold_settling(context: dg.SensorEvaluationContext, lakehouse: LakehouseResou
     for item in work:
         context.log.info("requesting %s", item.description)
     return dg.SensorResult(
-        run_requests=[w.run_request(GOLD_RUN_TAGS) for w in work],
+        run_requests=[w.run_request(DAEMON_RUN_TAGS) for w in work],
         skip_reason=None if work else dg.SkipReason("no gold status changed"),
     )
 

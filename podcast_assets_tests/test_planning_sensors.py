@@ -70,25 +70,20 @@ def test_definitions_load_and_sensors_run_by_default() -> None:
     assert set(CATALOG_KEYS) <= graph.get_all_asset_keys()
 
 
-def test_runs_the_daemon_launches_are_monitored_and_gold_runs_retried(tmp_path, instance, lakehouse,
+def test_runs_the_daemon_launches_are_failed_by_run_monitoring_once_lost(tmp_path, instance, lakehouse,
                                                                        drops: Drops) -> None:
     """A run the daemon launched and lost (``dagster dev`` killed hard) would stay STARTED
     for good, its partitions "in progress" for ever: the checkout's instance turns on
     Dagster's run monitoring, and the runs our sensors and automation request carry the
-    max runtime it enforces (then the failed run's work is requested again, tested below).
-    It also turns on run retries, which only gold runs ask for."""
+    max runtime it enforces (then the failed run's work is requested again, tested below)."""
     shutil.copy(Path(__file__).parents[1] / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
     with dg.DagsterInstance.from_config(str(tmp_path)) as checkout:
-        assert checkout.run_monitoring_enabled and checkout.run_retries_enabled
-        # untagged runs (refresh's, the UI's): no time limit, no retries
-        assert checkout.run_monitoring_max_runtime_seconds == 0 and checkout.run_retries_max_retries == 0
+        assert checkout.run_monitoring_enabled
+        assert checkout.run_monitoring_max_runtime_seconds == 0  # untagged runs (refresh's, the UI's): no limit
     drops.cirrus("2025-03-05", [(PODNEWS, 7)])
     (request,) = tick(instance, lakehouse, "cirrus", None).run_requests
     assert request.tags["dagster/max_runtime"] == "3600"
-    assert "dagster/max_retries" not in request.tags  # ingestion: the sensor itself requests it again
-    # gold: also re-executed by the daemon, twice at most
-    assert defs.resolve_sensor_def("gold_automation").run_tags == {"dagster/max_runtime": "3600",
-                                                                    "dagster/max_retries": "2"}
+    assert defs.resolve_sensor_def("gold_automation").run_tags["dagster/max_runtime"] == "3600"
 
 
 # ---- cursors ---------------------------------------------------------------------------------
