@@ -3,6 +3,9 @@ months that depend on it, through the same automation conditions the automation 
 evaluates (``dg.evaluate_automation_conditions`` on a real instance)."""
 
 import json
+import shutil
+import threading
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -82,3 +85,40 @@ def test_refresh_rematerializes_the_restated_month(env) -> None:
     assert refresh(settings, instance, materializable, echo=lines.append).ok
     assert _observed(settings, "2025-01-01") == 150  # 130 replaces 100: 130 + 20, not 250
     assert any("rematerialize" in line for line in lines)
+
+
+def test_a_gold_step_failing_for_a_passing_reason_is_retried_in_its_run(env) -> None:
+    """A file sits where ``gold/podcast_trends`` goes until the step has failed once: the
+    step is tried again in the same run, and the run succeeds. (Without the retry the
+    month would wait for an upstream change, which for a closed month may never come.)"""
+    settings, instance = env
+    _drop_cirrus(settings, "2025-01-10", 100)
+    assert refresh(settings, instance, materializable, echo=lambda _: None).ok
+    trends = Path(settings.delta("gold", "podcast_trends"))
+    shutil.rmtree(trends)
+    trends.write_text("in the way")
+
+    def clear_the_way_after_the_first_failure() -> None:
+        deadline = time.monotonic() + 60
+        retry = dg.EventRecordsFilter(dg.DagsterEventType.STEP_UP_FOR_RETRY)
+        while time.monotonic() < deadline and not instance.get_event_records(retry, limit=1):
+            time.sleep(0.02)
+        trends.unlink()
+
+    watcher = threading.Thread(target=clear_the_way_after_the_first_failure)
+    watcher.start()
+    result = dg.materialize(
+        materializable,
+        selection=[TRENDS],
+        partition_key="2025-01-01",
+        instance=instance,
+        resources=all_resources(LakehouseResource(lakehouse_dir=settings.lakehouse_dir)),
+        raise_on_error=False,
+    )
+    watcher.join()
+
+    assert result.success
+    retried = (dg.DagsterEventType.STEP_UP_FOR_RETRY, dg.DagsterEventType.STEP_RESTARTED)
+    assert [e.event_type for e in result.all_events if e.event_type in retried] == list(retried)
+    rows = pl.read_delta(str(trends)).filter(pl.col("month").cast(pl.String) == "2025-01-01")
+    assert rows.height == 1  # the one podcast cirrus delivered
