@@ -6,6 +6,9 @@ past month, and a month with a missing delivery still deserves a preliminary est
 So: a partition is requested when any partition it depends on was updated since it was
 last requested or materialized, once nothing upstream of it (and nothing of its own) is
 still running.
+
+Also here, what keeps that going when runs fail or get lost: the tags of the runs the
+daemon launches, and the retries of gold and serving steps.
 """
 
 import dagster as dg

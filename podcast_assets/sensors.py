@@ -7,7 +7,9 @@ restart neither repeats nor misses work (what is done is in the delivery ledger)
 
 Work still pending after its run failed (the ledger did not record its input: a full disk,
 a commit that kept conflicting; not a bad file, which is quarantined and so handled) is
-requested again under a new run key, up to ``MAX_ATTEMPTS`` runs in all.
+requested again under a new run key, up to ``MAX_ATTEMPTS`` runs in all. Rebuilding
+silver (``Work.catch_up``) waits while the source has runs in flight, which may be about to
+do it. Every run requested carries ``DAEMON_RUN_TAGS``, so one the daemon loses ends failed.
 """
 
 import json
