@@ -11,8 +11,8 @@ evaluating the same automation conditions the automation sensor uses.
 A refresh that was killed leaves its run unfinished, and an unfinished run holds its
 partitions "in progress" for the automation conditions, for good. So each refresh first
 marks the runs of killed refreshes on this host as failed (and frees any pool slot they
-held). The automation cursor is saved only once the runs it requested have run, so the
-next refresh requests again what a killed one did not finish.
+held). The automation cursor is saved only once the runs it requested have succeeded, so
+the next refresh requests again what a killed or failed one did not finish.
 """
 
 from __future__ import annotations
@@ -179,11 +179,15 @@ def _rematerialize_downstream(
     automation: _Automation, assets: list, lakehouse: LakehouseResource, report: RefreshReport,
     echo: Callable[[str], None],
 ) -> None:
-    """Run what the automation conditions request, until nothing more is requested."""
+    """Run what the automation conditions request, until nothing more is requested. If a
+    run fails, the cursor stays where it was, so the next refresh requests it all again."""
     for _ in range(MAX_ROUNDS):
         result = automation.evaluate()
-        for work in _downstream_work(assets, result):
-            report.failures += _run(work, assets, automation.instance, lakehouse, report, echo)
+        errors = [e for work in _downstream_work(assets, result)
+                  for e in _run(work, assets, automation.instance, lakehouse, report, echo)]
+        report.failures += errors
+        if errors:
+            return
         automation.save(result)
         if not result.total_requested:
             return

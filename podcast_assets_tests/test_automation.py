@@ -122,3 +122,23 @@ def test_a_gold_step_failing_for_a_passing_reason_is_retried_in_its_run(env) -> 
     assert [e.event_type for e in result.all_events if e.event_type in retried] == list(retried)
     rows = pl.read_delta(str(trends)).filter(pl.col("month").cast(pl.String) == "2025-01-01")
     assert rows.height == 1  # the one podcast cirrus delivered
+
+
+def test_refresh_requests_again_the_gold_months_whose_run_failed(env) -> None:
+    settings, instance = env
+    _drop_cirrus(settings, "2025-01-10", 100)
+    assert refresh(settings, instance, materializable, echo=lambda _: None).ok
+    trends = Path(settings.delta("gold", "podcast_trends"))
+    shutil.rmtree(trends)
+    trends.write_text("in the way")  # every attempt at trends fails, retries included
+
+    _drop_cirrus(settings, "2025-01-10", 130)
+    assert not refresh(settings, instance, materializable, echo=lambda _: None).ok
+    assert _observed(settings, "2025-01-01") == 130  # estimates, in the same run, made it
+
+    trends.unlink()
+    lines: list[str] = []
+    assert refresh(settings, instance, materializable, echo=lines.append).ok
+    assert any("rematerialize" in line for line in lines)
+    months = pl.read_delta(str(trends)).get_column("month").cast(pl.String).to_list()
+    assert months == ["2025-01-01"]
