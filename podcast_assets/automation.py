@@ -5,7 +5,7 @@ upstream partition to exist; ours must react to a restated *old* day or late eve
 past month, and a month with a missing delivery still deserves a preliminary estimate.
 So: a partition is requested when any partition it depends on was updated since it was
 last requested or materialized, once nothing upstream of it (and nothing of its own) is
-still running.
+still running. A partition whose run failed is requested once more (see below).
 
 Also here, what keeps that going when runs fail or get lost: the tags of the runs the
 daemon launches, and the retries of gold and serving steps.
@@ -17,8 +17,8 @@ import dagster as dg
 # STARTED for good, so Dagster counts its partitions as in progress for ever and nothing
 # requests them again. Run monitoring (on in dagster_home/dagster.yaml) fails a run carrying
 # this tag once it has run this long; the drop sensors then request its work again, and
-# automation its partitions at their next upstream change. An hour is far beyond any
-# sensor's or automation's run here (a 1M-row day takes seconds).
+# automation its partitions (ON_CHANGE_OR_FAILURE). An hour is far beyond any sensor's or
+# automation's run here (a 1M-row day takes seconds).
 DAEMON_RUN_TAGS = {"dagster/max_runtime": "3600"}
 
 # Gold and serving steps that fail for a passing reason (a full disk, a commit that kept
@@ -27,11 +27,15 @@ DAEMON_RUN_TAGS = {"dagster/max_runtime": "3600"}
 # (Ingestion is retried by its sensors, which know a quarantined file is done.)
 RETRY_PASSING_FAULTS = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)
 
-ON_UPSTREAM_CHANGE = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
+# `execution_failed().newly_true()` holds on the first evaluation after a run of the
+# partition failed (its step retries spent, or lost and failed by run monitoring): one more
+# request, not one per tick, as a failed retry leaves it true rather than newly true.
+ON_CHANGE_OR_FAILURE = (
+    (dg.AutomationCondition.any_deps_updated().since_last_handled()
+     | dg.AutomationCondition.execution_failed().newly_true())
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
-).with_label("upstream changed")
+).with_label("upstream changed, or the last run failed")
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "gold_automation",

@@ -142,3 +142,29 @@ def test_refresh_requests_again_the_gold_months_whose_run_failed(env) -> None:
     assert any("rematerialize" in line for line in lines)
     months = pl.read_delta(str(trends)).get_column("month").cast(pl.String).to_list()
     assert months == ["2025-01-01"]
+
+
+def test_automation_requests_a_gold_month_once_more_after_its_run_failed(env) -> None:
+    settings, instance = env
+    _drop_cirrus(settings, "2025-01-10", 100)
+    assert refresh(settings, instance, materializable, echo=lambda _: None).ok
+    resources = all_resources(LakehouseResource(lakehouse_dir=settings.lakehouse_dir))
+    defs = dg.Definitions(assets=materializable, resources=resources)
+    baseline = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    trends = Path(settings.delta("gold", "podcast_trends"))
+    shutil.rmtree(trends)
+    trends.write_text("in the way")  # every attempt at trends fails, step retries included
+
+    failed = dg.materialize(materializable, selection=[TRENDS], partition_key="2025-01-01", instance=instance,
+                            resources=resources, raise_on_error=False)
+    assert not failed.success
+    after = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=baseline.cursor)
+    assert after.get_requested_partitions(TRENDS) == {"2025-01-01"}
+    assert after.get_requested_partitions(ESTIMATES) == set()  # nothing failed or changed there
+
+    trends.unlink()
+    assert dg.materialize(materializable, selection=[TRENDS], partition_key="2025-01-01", instance=instance,
+                          resources=resources).success
+    last = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
+    assert last.get_requested_partitions(TRENDS) == set()  # done: not requested again
+    assert last.get_requested_partitions(dg.AssetKey(["serving", "serving_store"])) == {None}  # follows it

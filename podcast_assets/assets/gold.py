@@ -16,7 +16,7 @@ import polars as pl
 from podcast_assets import gold_inputs
 from podcast_assets.assets.bronze import LAKEHOUSE_POOL
 from podcast_assets.assets.keys import silver_key
-from podcast_assets.automation import ON_UPSTREAM_CHANGE, RETRY_PASSING_FAULTS
+from podcast_assets.automation import ON_CHANGE_OR_FAILURE, RETRY_PASSING_FAULTS
 from podcast_assets.estimators import (
     CREATOR_MONTHS,
     FIRST30_MONTHS,
@@ -51,7 +51,7 @@ GOLD = dict(
     group_name="gold",
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    automation_condition=ON_UPSTREAM_CHANGE,
+    automation_condition=ON_CHANGE_OR_FAILURE,
     retry_policy=RETRY_PASSING_FAULTS,
     pool=LAKEHOUSE_POOL,
     kinds={"polars", "deltalake"},

@@ -10,7 +10,7 @@ the temporary file to that connection, fills it and swaps it in.
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from podcast_assets.automation import ON_UPSTREAM_CHANGE, RETRY_PASSING_FAULTS
+from podcast_assets.automation import ON_CHANGE_OR_FAILURE, RETRY_PASSING_FAULTS
 from podcast_assets.catalog import PODCASTS_SCHEMA
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.serving import publish_serving_store, store_path
@@ -30,7 +30,7 @@ PUBLISHED = (
     key=["serving", "serving_store"],
     group_name="serving",
     deps=[dg.AssetKey([layer, table]) for layer, table in PUBLISHED],
-    automation_condition=ON_UPSTREAM_CHANGE,
+    automation_condition=ON_CHANGE_OR_FAILURE,
     retry_policy=RETRY_PASSING_FAULTS,
     kinds={"duckdb"},
     description="The gold tables and the podcast catalog, with indexes and analyst views, as one DuckDB "
