@@ -43,5 +43,6 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     run_tags=DAEMON_RUN_TAGS,
-    description="Rematerializes gold partitions (and the serving store) whose silver inputs changed.",
+    description="Rematerializes gold partitions (and the serving store) whose silver inputs changed, "
+    "or whose last run failed (once).",
 )
