@@ -29,6 +29,8 @@ from podcast_assets.storage.archive import fingerprint
 
 CATALOG_KEYS = tuple(dg.AssetKey(["silver", name]) for name in CATALOG_TABLES)
 SOURCE_TAG = "podcast_assets/source"  # on every run of planned work: the provider or "catalog"
+IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+             dg.DagsterRunStatus.STARTED]  # runs not finished yet
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Callable
 import dagster as dg
 from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
 
-from podcast_assets.planning import Work, merge_ranges, outside_partitions, plan
+from podcast_assets.planning import IN_FLIGHT, Work, merge_ranges, outside_partitions, plan
 from podcast_assets.resources import LakehouseResource, all_resources
 from podcast_assets.settings import Settings
 from podcast_assets.settling import settling_work
@@ -35,7 +35,6 @@ from podcast_assets.settling import settling_work
 MAX_ROUNDS = 10  # a round's work can reveal more (new segments -> their days)
 AUTOMATION_CURSOR_FILE = "refresh_automation_cursor.json"
 WORK_TAG, PID_TAG, HOST_TAG = "podcast_assets/work", "podcast_assets/pid", "podcast_assets/host"
-UNFINISHED = [dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
 
 
 @dataclass
@@ -97,7 +96,7 @@ def _running(pid: int) -> bool:
 def fail_orphaned_runs(instance: dg.DagsterInstance, echo: Callable[[str], None]) -> None:
     """Mark failed the unfinished runs of refreshes on this host whose process is gone, and
     free the pool slots they held."""
-    unfinished = instance.get_runs(dg.RunsFilter(statuses=UNFINISHED, tags={HOST_TAG: socket.gethostname()}))
+    unfinished = instance.get_runs(dg.RunsFilter(statuses=IN_FLIGHT, tags={HOST_TAG: socket.gethostname()}))
     orphans = [run for run in unfinished if not _running(int(run.tags[PID_TAG]))]
     for run in orphans:
         instance.report_run_failed(run, f"the refresh that ran it (pid {run.tags[PID_TAG]}) was killed")

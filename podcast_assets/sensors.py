@@ -21,7 +21,7 @@ from podcast_assets.assets.gold import ESTIMATES, FIRST30
 from podcast_assets.assets.keys import SHOW_DIRECTORY, bronze_key, segments_key, silver_key
 from podcast_assets.automation import DAEMON_RUN_TAGS
 from podcast_assets.ingest import CATALOG
-from podcast_assets.planning import CATALOG_KEYS, SOURCE_TAG, Work, plan
+from podcast_assets.planning import CATALOG_KEYS, IN_FLIGHT, SOURCE_TAG, Work, plan
 from podcast_assets.providers.specs import PROVIDERS, provider
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.settling import settling_work
@@ -30,8 +30,6 @@ CURSOR_MEMORY = 5000  # run keys remembered in a cursor
 MAX_ATTEMPTS = 3  # runs of one unit of work before the sensor leaves it to a person
 RETRY = "#retry"  # attempt n + 1 of work runs under the run key "<run key>#retry<n>"
 RUN_KEY_TAG = "dagster/run_key"  # the tag Dagster gives each run a sensor requested
-IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-             dg.DagsterRunStatus.STARTED]
 
 
 def _targets(source: str) -> list[dg.AssetKey]:
