@@ -70,11 +70,10 @@ def record_resolution(settings: Settings, spec: ProviderSpec, stamp: str, start:
     )
 
 
-def stale_periods(settings: Settings, spec: ProviderSpec, entries: pl.DataFrame | None = None) -> list[date]:
-    """Periods with ingested data whose silver rows were resolved under an older stamp, or
-    before the period's latest bronze ingest."""
-    entries = ledger.read(settings, spec.name) if entries is None else entries
-    stamp = identity_stamp(settings, spec)
+def stale_periods(entries: pl.DataFrame, stamp: str) -> list[date]:
+    """Periods with ingested data (in one provider's ledger ``entries``) whose silver rows
+    were resolved under another identity stamp than ``stamp``, or before the period's
+    latest bronze ingest."""
     ingested = (
         entries.filter((pl.col("status") == "ingested") & pl.col("period_start").is_not_null())
         .group_by("period_start")

@@ -109,11 +109,12 @@ def plan_provider(settings: Settings, spec: ProviderSpec, entries: pl.DataFrame)
                                  f"{spec.name}:{path.name}:{fingerprint(path)}", key, key))
     identity_pending = bool(plan_catalog(settings, entries)) or any(w.assets == (SHOW_DIRECTORY,) for w in work)
     pending = {w.first_partition for w in work if w.partitioned}
-    stale = [p for p in stale_periods(settings, spec, mine) if partition_key(spec, p) in existing - pending]
+    stamp = identity_stamp(settings, spec)
+    stale = [p for p in stale_periods(mine, stamp) if partition_key(spec, p) in existing - pending]
     if stale and not identity_pending:
         first, last = partition_key(spec, stale[0]), partition_key(spec, stale[-1])
         ingested = mine.filter((pl.col("status") == "ingested") & pl.col("period_start").is_in(stale))
-        version = _digest([identity_stamp(settings, spec), str(ingested.get_column("recorded_at").max())])
+        version = _digest([stamp, str(ingested.get_column("recorded_at").max())])
         work.append(Work(spec.name, f"{spec.name} {first}..{last}: rebuild silver (show mapping or bronze changed)",
                          (silver_key(spec),), f"{spec.name}:resolve:{version}:{first}:{last}", first, last,
                          catch_up=True))
