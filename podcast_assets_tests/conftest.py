@@ -18,6 +18,7 @@ import gzip
 import io
 import json
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -285,6 +286,18 @@ def delta_versions(settings: Settings) -> dict[str, int]:
         str(log.parent.relative_to(root)): DeltaTable(str(log.parent)).version()
         for log in sorted(root.glob("*/*/_delta_log"))
     }
+
+
+def block_table(settings: Settings, layer: str, table: str) -> Path:
+    """A passing fault: a plain file sits where a Delta table goes (the table, if any, is
+    gone), so writing it fails; not a bad drop, so nothing is quarantined. Unlink the
+    returned path to clear the way."""
+    blocker = Path(settings.delta(layer, table))
+    if blocker.is_dir():
+        shutil.rmtree(blocker)
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_text("in the way")
+    return blocker
 
 
 def quarantine_reasons(settings: Settings, provider_name: str) -> list[dict[str, Any]]:

@@ -3,7 +3,6 @@ months that depend on it, through the same automation conditions the automation 
 evaluates (``dg.evaluate_automation_conditions`` on a real instance)."""
 
 import json
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -17,6 +16,7 @@ from podcast_assets.definitions import materializable
 from podcast_assets.refresh import refresh
 from podcast_assets.resources import LakehouseResource, all_resources
 from podcast_assets.settings import Settings
+from podcast_assets_tests.conftest import block_table
 
 
 def _drop_cirrus(settings: Settings, day: str, downloads: int) -> None:
@@ -94,9 +94,7 @@ def test_a_gold_step_failing_for_a_passing_reason_is_retried_in_its_run(env) -> 
     settings, instance = env
     _drop_cirrus(settings, "2025-01-10", 100)
     assert refresh(settings, instance, materializable, echo=lambda _: None).ok
-    trends = Path(settings.delta("gold", "podcast_trends"))
-    shutil.rmtree(trends)
-    trends.write_text("in the way")
+    trends = block_table(settings, "gold", "podcast_trends")
 
     def clear_the_way_after_the_first_failure() -> None:
         deadline = time.monotonic() + 60
@@ -128,9 +126,7 @@ def test_refresh_requests_again_the_gold_months_whose_run_failed(env) -> None:
     settings, instance = env
     _drop_cirrus(settings, "2025-01-10", 100)
     assert refresh(settings, instance, materializable, echo=lambda _: None).ok
-    trends = Path(settings.delta("gold", "podcast_trends"))
-    shutil.rmtree(trends)
-    trends.write_text("in the way")  # every attempt at trends fails, retries included
+    trends = block_table(settings, "gold", "podcast_trends")  # every attempt at trends fails, retries included
 
     _drop_cirrus(settings, "2025-01-10", 130)
     assert not refresh(settings, instance, materializable, echo=lambda _: None).ok
@@ -151,9 +147,7 @@ def test_automation_requests_a_gold_month_once_more_after_its_run_failed(env) ->
     resources = all_resources(LakehouseResource(lakehouse_dir=settings.lakehouse_dir))
     defs = dg.Definitions(assets=materializable, resources=resources)
     baseline = dg.evaluate_automation_conditions(defs=defs, instance=instance)
-    trends = Path(settings.delta("gold", "podcast_trends"))
-    shutil.rmtree(trends)
-    trends.write_text("in the way")  # every attempt at trends fails, step retries included
+    trends = block_table(settings, "gold", "podcast_trends")  # every attempt at trends fails, step retries included
 
     failed = dg.materialize(materializable, selection=[TRENDS], partition_key="2025-01-01", instance=instance,
                             resources=resources, raise_on_error=False)

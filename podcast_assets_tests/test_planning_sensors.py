@@ -24,6 +24,7 @@ from podcast_assets_tests.conftest import (
     PODNEWS,
     PODNEWS_GUID,
     Drops,
+    block_table,
     derived,
     event,
     failure_messages,
@@ -116,20 +117,11 @@ def test_sensor_cursor_across_evaluations(instance, lakehouse, settings, drops: 
 
 
 # ---- failed runs ----------------------------------------------------------------------------
-def _block_bronze(settings, provider_name: str) -> Path:
-    """A passing fault: a plain file sits where the provider's bronze table goes, so its
-    Delta write fails (not a bad drop: nothing is quarantined)."""
-    blocker = Path(settings.delta("bronze", provider_name))
-    blocker.parent.mkdir(parents=True, exist_ok=True)
-    blocker.write_text("in the way")
-    return blocker
-
-
 def test_sensor_requests_work_again_after_its_run_failed(instance, lakehouse, settings, drops: Drops) -> None:
     drops.cirrus("2025-03-05", [(PODNEWS, 7)])
     first = tick(instance, lakehouse, "cirrus", None)
     (request,) = first.run_requests
-    blocker = _block_bronze(settings, "cirrus")
+    blocker = block_table(settings, "bronze", "cirrus")
     assert not run_request(instance, lakehouse, request).success
     assert quarantine_reasons(settings, "cirrus") == []
     blocker.unlink()
@@ -149,7 +141,7 @@ def test_sensor_gives_up_after_three_failed_runs_and_never_retries_a_quarantined
     instance, lakehouse, settings, drops: Drops
 ) -> None:
     drops.cirrus("2025-03-05", [(PODNEWS, 7)])
-    blocker = _block_bronze(settings, "cirrus")
+    blocker = block_table(settings, "bronze", "cirrus")
     cursor, keys = None, []
     for _ in range(3):
         result = tick(instance, lakehouse, "cirrus", cursor)
