@@ -16,6 +16,7 @@ from podcast_assets.providers.reader import UTC, DropError
 from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
 
 Window = tuple[date, date]  # [start, end)
+UUID = r"(?i)^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # a podcast:guid as text
 
 LINEAGE = {
     "source_file": pa.Column(pl.String),
@@ -51,6 +52,8 @@ def bronze_schema(spec: ProviderSpec, window: Window | None = None) -> pa.DataFr
             columns[field] = pa.Column(pl.String, nullable=True)
         elif field in ("listened_at", "episode_published"):
             columns[field] = pa.Column(UTC)
+        elif field == "podcast_guid":
+            columns[field] = pa.Column(pl.String, pa.Check.str_matches(UUID))
         elif field not in ("period", "listens"):
             columns[field] = pa.Column(pl.String, pa.Check.str_length(min_value=1))
     return pa.DataFrameSchema(columns, strict=True, name=f"bronze_{spec.name}")

@@ -46,7 +46,7 @@ def to_silver(spec: ProviderSpec, bronze: pl.DataFrame, directory: pl.DataFrame,
     rows = bronze.lazy().with_row_index("_first_row")
     if spec.show_key == "podcast_guid":
         rows = rows.with_columns(
-            pl.col("podcast_guid").str.strip_chars().str.to_lowercase(), pl.lit(None, pl.String).alias("show")
+            pl.col("podcast_guid").str.to_lowercase(), pl.lit(None, pl.String).alias("show")
         )
     else:
         if spec.show_key == "show_id":

@@ -270,7 +270,23 @@ BAD_CASES = {
         "cirrus", "2025-03-05",
         lambda d: d.cirrus("2025-03-05", [(PODNEWS, 7)]),
         lambda d: d.cirrus("2025-03-05", [(PODNEWS, 9)], date="2025-03-06"),
-        1, "date: in_range"),
+        None, "date must be the file's own day 2025-03-05"),
+    "cirrus-empty-document-for-another-day": BadCase(  # no rows to check: the document is
+        "cirrus", "2025-03-05",
+        lambda d: d.cirrus("2025-03-05", [(PODNEWS, 7)]),
+        lambda d: d.cirrus("2025-03-05", [], date="2025-03-06"),
+        None, "date must be the file's own day 2025-03-05"),
+    "corrupt-gzip": BadCase(
+        "boreal", "2025-03-03",
+        lambda d: d.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5)]),
+        # a gzip header, then a deflate block of the reserved type (zlib, not gzip, complains)
+        lambda d: d.write("boreal", "boreal_plays_2025-03-03.csv.gz", b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x07" + bytes(16)),
+        None, "not a readable gzip file"),
+    "podcast-guid-not-a-uuid": BadCase(
+        "dune", "2025-03-01",
+        lambda d: d.dune("2025-03", [("2025-03", GUID_A, 50)]),
+        lambda d: d.dune("2025-03", [("2025-03", GUID_A, 50), ("2025-03", "urn:uuid:" + GUID_A, 7)]),
+        2, "Podcast GUID: str_matches"),
     "month-outside-the-files-month": BadCase(
         "ember", "2025-03-01",
         lambda d: d.ember("2025-03", [ember_row("2025-03", PODNEWS, "e1", 3)]),

@@ -142,6 +142,15 @@ GOOD_EMBER = '{"month": "2025-03", "podcast": {"feed_url": "u"}, "episode": {"gu
                      "episode.published must be an RFC 3339 timestamp", id="bad-timestamp"),
         pytest.param("ember", "e.jsonl", GOOD_EMBER.replace(', "listens": 1', "") + "\n", None,
                      "missing column 'listens'", id="ember-missing-column"),
+        pytest.param("ember", "e.jsonl", "\n".join([GOOD_EMBER, GOOD_EMBER, GOOD_EMBER.replace('"listens": 1', '"listens": 3.5')]),
+                     3, "listens must be a whole number", id="fractional-count-names-its-own-line"),
+        pytest.param("ember", "e.jsonl", "\n".join([GOOD_EMBER, GOOD_EMBER.replace('"listens": 1', '"listens": true')]),
+                     2, "listens must be a whole number", id="boolean-count"),
+        pytest.param("cirrus", "c.json", '{"date": "2025-03-05", "rows": [{"feed_url": "u", "downloads": 1}, '
+                     '{"feed_url": ["u"], "downloads": 1}]}', 2, "feed_url must be a JSON string or number",
+                     id="url-not-a-string"),
+        pytest.param("cirrus", "cirrus-2025-03-05.json", '{"date": "2025-03-06", "rows": []}', None,
+                     "date must be the file's own day 2025-03-05", id="no-rows-document-for-another-day"),
     ],
 )
 def test_bad_files_raise_drop_error_naming_row_and_rule(
@@ -159,6 +168,13 @@ def test_bad_files_raise_drop_error_naming_row_and_rule(
     assert err.row == row
     assert err.reason() == {"file": name, "row": row, "rule": err.rule, "sample": err.sample}
     assert str(err).startswith(f"{name}, row {row}:" if row is not None else f"{name}:")
+
+
+def test_blank_lines_hold_no_rows_and_ids_lose_their_blanks(tmp_path: Path) -> None:
+    """A trailing blank line (or one of spaces) is no row; a show id compares without the
+    blanks around it, as the directory's ids do (the episode guid is kept verbatim)."""
+    df = read(tmp_path, "boreal", "b.csv", BOREAL_HEADER + "2025-03-03, s1 , e ,t,1\r\n\r\n   \r\n2025-03-03,s2,e,t,2\r\n\r\n")
+    assert df.select("show_id", "episode_guid", "listens", "source_row").rows() == [("s1", " e ", 1, 1), ("s2", "e", 2, 4)]
 
 
 def test_reported_name_is_the_landed_name(tmp_path: Path) -> None:

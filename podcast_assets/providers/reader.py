@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,7 +58,7 @@ def _file_bytes(path: Path, name: str) -> bytes:
     if name.endswith(".gz"):
         try:
             data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+        except (OSError, EOFError, zlib.error) as exc:
             raise DropError(name, f"not a readable gzip file: {exc}") from None
     return data.removeprefix(BOM)
 
@@ -80,9 +81,12 @@ def _raw_csv(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
     except pl.exceptions.PolarsError as exc:
         raise DropError(file, f"not valid CSV: {str(exc).splitlines()[0]}") from None
     _require(df.columns, spec, file, dict(spec.fields))
-    return df.select(
-        *(pl.col(src).alias(canon) for canon, src in spec.fields.items()),
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("source_row"),
+    first, *rest = df.columns
+    blank_line = pl.all_horizontal(pl.col(rest).is_null()) & pl.col(first).fill_null("").str.strip_chars().eq("")
+    return (
+        df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("source_row"))
+        .filter(~blank_line)  # a blank line (one at the end, say) holds no row; its number is skipped
+        .select(*(pl.col(src).alias(canon) for canon, src in spec.fields.items()), "source_row")
     )
 
 
@@ -97,8 +101,15 @@ def _field_expr(source: str) -> pl.Expr:
 def _raw_ndjson(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
     lines = data.split(b"\n")
     line_numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
+    # Top-level fields as their JSON text: inferring a type would widen a column to what its
+    # oddest line holds (12 and 3.5 both read as floats), so the typing step below could
+    # not name the line at fault.
+    as_text = {src: pl.String for src in spec.fields.values() if "." not in src}
     try:
-        df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+        try:
+            df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None, schema_overrides=as_text)
+        except pl.exceptions.SchemaFieldNotFoundError:  # a field no line has: _require names it
+            df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
     except pl.exceptions.PolarsError as exc:
         _raise_bad_json_line(lines, file, exc)
     _require(df.columns, spec, file, dict(spec.fields))
@@ -136,12 +147,17 @@ def _raw_json(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
     missing = [src for src in spec.json_document_fields.values() if src not in doc]
     if missing:
         raise DropError(file, f"missing column {missing[0]!r}")
+    own, src = spec.match(file), spec.json_document_fields.get("period")
+    if own and src and str(doc[src]) != own["period"]:  # checked here too: a file may have no rows
+        raise DropError(file, f"{src} must be the file's own {spec.period_grain} {own['period']}", None, doc[src])
     records: dict[str, list[str | None]] = {canon: [] for canon in spec.fields}
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
             raise DropError(file, "row is not a JSON object", number, str(row)[:120])
         for canon, src in spec.fields.items():
             value = row.get(src)
+            if isinstance(value, (bool, list, dict)):
+                raise DropError(file, f"{src} must be a JSON string or number", number, str(value)[:120])
             records[canon].append(None if value is None else str(value))
     if rows:
         _require(list(set().union(*(r.keys() for r in rows))), spec, file, dict(spec.fields))
@@ -177,6 +193,8 @@ def _typed(spec: ProviderSpec, raw: pl.DataFrame, file: str) -> pl.DataFrame:
         checks.append(("period", "period_start", f"{_src(spec, 'period')} must be a month YYYY-MM"))
     else:  # instant: a listen counts for the UTC day it happened
         exprs.append(text("listened_at").str.to_datetime(TIMESTAMP_FORMAT, time_zone="UTC", strict=False).dt.date().alias("period_start"))
+    # ids compare without the blanks around them (the directories' ids are stripped too)
+    exprs += [text(c).str.strip_chars() for c in ("show_id", "feed_url", "podcast_guid") if c in raw.columns]
     typed = raw.with_columns(exprs)
     for column, parsed, rule in checks:
         bad = raw.get_column(column).is_not_null() & typed.get_column(parsed).is_null()
