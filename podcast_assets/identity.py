@@ -15,15 +15,16 @@ import polars as pl
 
 PODCAST_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_HOST = re.compile(r"[^/?#]*")  # up to the path, query or fragment
 _NON_ALNUM = re.compile(r"[\W_]+")  # Unicode-aware: letters and digits of any script stay
 
 
 def normalize_feed_url(url: str) -> str:
     """``HTTPS://Example.COM/Feed/`` -> ``example.com/Feed``: no scheme, no trailing
-    slashes, host lower-cased (path case is kept: paths are case-sensitive)."""
+    slashes, host lower-cased (path and query case is kept: they are case-sensitive)."""
     rest = _SCHEME.sub("", url.strip()).rstrip("/")
-    host, slash, path = rest.partition("/")
-    return host.lower() + slash + path
+    host = _HOST.match(rest).group()  # type: ignore[union-attr]  (it matches any text)
+    return host.lower() + rest[len(host):]
 
 
 def podcast_guid_for_url(url: str) -> str:

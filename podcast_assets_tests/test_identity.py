@@ -24,6 +24,8 @@ def test_contract_example() -> None:
         ("  https://example.com/Feed/  ", "example.com/Feed"),
         ("example.com/feed", "example.com/feed"),
         ("https://example.com/", "example.com"),
+        ("https://Example.COM?id=ABC", "example.com?id=ABC"),  # no path: the query is not host
+        ("https://Example.COM#Top", "example.com#Top"),
     ],
 )
 def test_normalize_feed_url(url: str, normalized: str) -> None:
