@@ -168,10 +168,11 @@ def ingest_show_directories(settings: Settings, specs: list[ProviderSpec], log: 
     ``delta/bronze/show_directory``; a bad snapshot is quarantined and the old one kept."""
     now = datetime.now(timezone.utc)
     table = settings.delta("bronze", "show_directory")
-    done = ledger.handled(ledger.read(settings))
+    entries_ = ledger.read(settings)
     entries, frames, out = [], [], Outcome()
     for spec in specs:
         path = landing.show_directory_file(settings, spec)
+        done = ledger.handled(entries_.filter(pl.col("provider") == spec.name))  # every provider's is shows.csv
         if not path.exists() or (path.name, fingerprint(path)) in done and delta.exists(table):
             continue
         delivery = archive(settings, spec.name, path)

@@ -24,10 +24,22 @@ def landed_files(settings: Settings, spec: ProviderSpec) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and spec.match(p.name))
 
 
-def file_period(spec: ProviderSpec, path: Path) -> date:
-    """The date or month a dated file is for, from its name (months as their first day)."""
+def file_period(spec: ProviderSpec, path: Path) -> date | None:
+    """The date or month a dated file is for, from its name (months as their first day);
+    None if the name's date is no real one (``2025-02-30``, ``2025-13``)."""
     text = spec.match(path.name)["period"]  # type: ignore[index]
-    return date.fromisoformat(text if len(text) == 10 else text + "-01")
+    try:
+        return date.fromisoformat(text if len(text) == 10 else text + "-01")
+    except ValueError:
+        return None
+
+
+def misdated_files(settings: Settings, spec: ProviderSpec) -> list[Path]:
+    """Drops named for no real date: they belong to no partition, so they wait in landing
+    (named by the sensor and by ``refresh``, which fails) until someone renames them."""
+    if spec.cadence == "instant":
+        return []
+    return [path for path in landed_files(settings, spec) if file_period(spec, path) is None]
 
 
 def current_deliveries(settings: Settings, spec: ProviderSpec) -> dict[date, Path]:
@@ -36,6 +48,8 @@ def current_deliveries(settings: Settings, spec: ProviderSpec) -> dict[date, Pat
     current: dict[date, Path] = {}
     for path in landed_files(settings, spec):
         period = file_period(spec, path)
+        if period is None:
+            continue  # see misdated_files
         if period not in current or path.stat().st_mtime_ns > current[period].stat().st_mtime_ns:
             current[period] = path
     return current

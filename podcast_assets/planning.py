@@ -148,16 +148,18 @@ def plan(settings: Settings, sources: list[str] | None = None) -> list[Work]:
 
 
 def outside_partitions(settings: Settings) -> list[str]:
-    """Landed dated files whose period has no partition (before ``PODCAST_DATA_START`` or in
-    the future). They stay in landing untouched until a partition exists for them; this
-    names them so they are not skipped in silence."""
+    """Landed dated files not ingested whose period has no partition (before
+    ``PODCAST_DATA_START`` or in the future). They stay in landing untouched until a
+    partition exists for them; this names them so they are not skipped in silence."""
+    entries = ledger.read(settings)
     waiting = []
     for spec in PROVIDERS:
         if spec.cadence == "instant":
             continue
         existing = set(partitions_for(spec).get_partition_keys())
+        done = ledger.handled(entries.filter(pl.col("provider") == spec.name))
         waiting += [f"{spec.name}/{path.name}" for period, path in sorted(landing.current_deliveries(settings, spec).items())
-                    if partition_key(spec, period) not in existing]
+                    if partition_key(spec, period) not in existing and _new_files([path], done)]
     return waiting
 
 

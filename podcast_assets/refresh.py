@@ -27,7 +27,9 @@ from typing import Callable
 import dagster as dg
 from dagster._core.definitions.asset_daemon_cursor import AssetDaemonCursor
 
+from podcast_assets import landing
 from podcast_assets.planning import IN_FLIGHT, Work, merge_ranges, outside_partitions, plan
+from podcast_assets.providers.specs import PROVIDERS
 from podcast_assets.resources import LakehouseResource, all_resources
 from podcast_assets.settings import Settings
 from podcast_assets.settling import settling_work
@@ -144,6 +146,10 @@ def refresh(
             report.failures += errors
     for name in outside_partitions(settings):
         echo(f"  waiting: {name} is dated outside the partitions (PODCAST_DATA_START .. today)")
+    for spec in PROVIDERS:
+        for path in landing.misdated_files(settings, spec):
+            report.failures.append(f"{spec.name}/{path.name}: the date in its name is no real date; rename it")
+            echo(f"  FAILED {report.failures[-1]}")
     for item in settling_work(settings):
         echo(f"  settling: {item.description} ...")
         report.failures += _run(item, assets, instance, lakehouse, report, echo)

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import dagster as dg
 
+from podcast_assets import landing
 from podcast_assets.assets.gold import ESTIMATES, FIRST30
 from podcast_assets.assets.keys import SHOW_DIRECTORY, bronze_key, segments_key, silver_key
 from podcast_assets.automation import DAEMON_RUN_TAGS
@@ -64,6 +65,8 @@ def build_drop_sensor(source: str) -> dg.SensorDefinition:
         work += retries
         requested = (requested + [w.run_key for w in work])[-CURSOR_MEMORY:]
         skip = f"nothing new for {source}"
+        if source != CATALOG and (misdated := landing.misdated_files(lakehouse.settings, provider(source))):
+            skip += "; named for no real date (rename to ingest): " + ", ".join(p.name for p in misdated)
         if given_up:
             skip += f"; not retried after {MAX_ATTEMPTS} failed runs each: " + "; ".join(given_up)
         return dg.SensorResult(

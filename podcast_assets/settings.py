@@ -60,10 +60,13 @@ class Settings:
                 raise ValueError(f"PODCAST_MARKET_SHARES: share of {provider} must be in (0, 1], got {share}")
             shares[provider] = share
         defaults = cls()
+        data_start = date.fromisoformat(env.get("PODCAST_DATA_START", defaults.data_start.isoformat()))
+        if data_start.day != 1:  # the monthly partitions (and gold) would begin a month later
+            raise ValueError(f"PODCAST_DATA_START must be the first day of a month, got {data_start}")
         return cls(
             lakehouse_dir=env.get("PODCAST_LAKEHOUSE_DIR", defaults.lakehouse_dir),
             dagster_home=env.get("DAGSTER_HOME", defaults.dagster_home),
-            data_start=date.fromisoformat(env.get("PODCAST_DATA_START", defaults.data_start.isoformat())),
+            data_start=data_start,
             market_shares=shares,
             collector_tokens=_pairs(env.get("PODCAST_COLLECTOR_TOKENS", ""), "PODCAST_COLLECTOR_TOKENS"),
             segment_max_bytes=int(env.get("PODCAST_COLLECTOR_SEGMENT_BYTES", defaults.segment_max_bytes)),

@@ -5,12 +5,15 @@ from one evaluation to the next, and the requested runs executed as the daemon w
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from podcast_assets.definitions import defs
@@ -344,6 +347,8 @@ def test_empty_lakehouse_plans_nothing(instance, lakehouse, settings, source: st
 def test_files_dated_outside_the_partitions_are_named_not_planned(tmp_path) -> None:
     from podcast_assets.planning import outside_partitions, plan
     from podcast_assets.settings import Settings
+    from podcast_assets.storage import ledger
+    from podcast_assets.storage.archive import archive
 
     settings = Settings(lakehouse_dir=str(tmp_path / "lakehouse"))
     folder = settings.landing("cirrus")
@@ -352,6 +357,35 @@ def test_files_dated_outside_the_partitions_are_named_not_planned(tmp_path) -> N
         (folder / f"cirrus-{day}.json").write_text(f'{{"date": "{day}", "rows": []}}')
     assert outside_partitions(settings) == ["cirrus/cirrus-2024-12-31.json", "cirrus/cirrus-2099-01-01.json"]
     assert [w.first_partition for w in plan(settings)] == ["2025-01-02"]
+    # a file ingested while its day had a partition (PODCAST_DATA_START was earlier) is not waiting
+    ingested = archive(settings, "cirrus", folder / "cirrus-2024-12-31.json")
+    ledger.record(settings, [ledger.entry(ingested, "ingested", period_start=date(2024, 12, 31), period_grain="day")])
+    assert outside_partitions(settings) == ["cirrus/cirrus-2099-01-01.json"]
+
+
+def test_the_sensor_names_a_drop_named_for_no_real_date(instance, lakehouse, settings, drops: Drops) -> None:
+    drops.write("dune", "dune_2025-13.csv", "\ufeffMonth;Podcast GUID;Listens\r\n")
+    drops.dune("2025-03", [("2025-03", GUID_A, 5)])
+    first = tick(instance, lakehouse, "dune", None)
+    assert [r.partition_key for r in first.run_requests] == ["2025-03-01"]
+    execute_all(instance, lakehouse, first.run_requests)
+    second = tick(instance, lakehouse, "dune", first.cursor)
+    assert second.run_requests == []
+    assert "named for no real date (rename to ingest): dune_2025-13.csv" in second.skip_message
+
+
+def test_show_directories_of_equal_size_and_mtime_are_both_ingested(instance, lakehouse, settings, drops: Drops) -> None:
+    """Every provider's directory is called shows.csv: what one provider delivered must not
+    make another's look already handled."""
+    aurora = drops.shows("aurora", {"au_1": PODNEWS})
+    execute_all(instance, lakehouse, tick(instance, lakehouse, "aurora", None).run_requests)
+    boreal = drops.shows("boreal", {"BO_1": PODNEWS})  # later, the same size, its mtime set alike
+    assert aurora.stat().st_size == boreal.stat().st_size
+    os.utime(boreal, ns=(aurora.stat().st_atime_ns, aurora.stat().st_mtime_ns))
+    execute_all(instance, lakehouse, tick(instance, lakehouse, "boreal", None).run_requests)
+    directory = pl.read_delta(settings.delta("bronze", "show_directory"))
+    assert sorted(directory.select("provider", "show_id").rows()) == [("aurora", "au_1"), ("boreal", "BO_1")]
+    assert plan(settings, ["aurora", "boreal"]) == []
 
 
 def test_a_recrawl_that_maps_shows_as_before_re_resolves_nothing(instance, lakehouse, settings, drops: Drops) -> None:

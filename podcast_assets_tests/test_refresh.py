@@ -68,6 +68,17 @@ def test_backfill_is_one_ranged_run(instance, settings, drops: Drops) -> None:
     assert bronze(settings, "cirrus").height == 20
 
 
+def test_a_drop_named_for_no_real_date_fails_refresh_and_blocks_nothing_else(instance, settings, drops: Drops) -> None:
+    drops.cirrus("2025-03-01", [(PODNEWS, 4)])
+    misdated = drops.write("cirrus", "cirrus-2025-02-30.json", '{"date": "2025-02-30", "rows": []}')
+
+    report, lines = run_refresh(settings, instance)
+
+    assert report.failures == ["cirrus/cirrus-2025-02-30.json: the date in its name is no real date; rename it"], lines
+    assert silver_rows(settings, "cirrus") == [(PODNEWS_GUID, None, "2025-03-01", "day", 4, None)]
+    assert misdated.exists()  # left in landing for a person to rename; nothing received is deleted
+
+
 def test_quarantined_day_comes_back_when_redelivered_fixed(instance, settings, drops: Drops) -> None:
     days = [f"2025-03-{d:02d}" for d in range(1, 5)]
     for i, day in enumerate(days, start=1):
