@@ -77,7 +77,8 @@ _VIEWS = (
                                  ORDER BY e.estimated_listens DESC, e.podcast_guid) AS chart_rank,
               e.podcast_guid, t.title, e.estimated_listens, e.estimate_low, e.estimate_high,
               e.observed_listens, e.providers_reporting, e.status
-       FROM podcast_monthly_estimates e LEFT JOIN podcast_titles t USING (podcast_guid)""",
+       FROM podcast_monthly_estimates e LEFT JOIN podcast_titles t USING (podcast_guid)
+       WHERE e.estimated_listens IS NOT NULL""",
     """CREATE VIEW latest_month_top_podcasts AS
        SELECT * FROM monthly_top_podcasts
        WHERE month = (SELECT max(month) FROM podcast_monthly_estimates)""",

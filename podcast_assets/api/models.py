@@ -10,11 +10,15 @@ from pydantic import BaseModel, Field
 
 Status = Literal["final", "preliminary"]
 MONTH_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
+NOT_YET = " Null while none of the data it scales from has landed."
 
 
-def two_significant(value: float) -> int:
+def two_significant(value: float | None) -> int | None:
     """Round a listen count for display: two significant figures, halves away from zero,
-    never finer than a whole listen (12,345 -> 12,000; 995 -> 1,000; 3.46 -> 3)."""
+    never finer than a whole listen (12,345 -> 12,000; 995 -> 1,000; 3.46 -> 3). No
+    estimate (None) stays None."""
+    if value is None:
+        return None
     exact = Decimal(repr(float(value)))
     exponent = max(exact.adjusted() - 1, 0)
     return int(exact.scaleb(-exponent).quantize(Decimal(1), ROUND_HALF_UP).scaleb(exponent))
@@ -40,7 +44,7 @@ class Page(BaseModel):
 
 class DisplayEstimate(BaseModel):
     month: str = Field(description="YYYY-MM")
-    listens: int = Field(description="Estimated market-wide listens, two significant figures.")
+    listens: int | None = Field(description="Estimated market-wide listens, two significant figures." + NOT_YET)
     status: Status = Field(description="`final` once every provider's data has landed.")
 
 
@@ -81,7 +85,7 @@ class RisingChart(Page):
 class Estimate(BaseModel):
     month: str = Field(description="YYYY-MM")
     observed_listens: int = Field(description="Listens our providers reported.")
-    estimated_listens: float = Field(description="Market-wide estimate.")
+    estimated_listens: float | None = Field(description="Market-wide estimate." + NOT_YET)
     estimate_low: float | None = Field(description="Lower end of the 90% interval.")
     estimate_high: float | None = Field(description="Upper end of the 90% interval.")
     providers_reporting: int
@@ -97,7 +101,7 @@ class ExactEstimates(Page):
 class EpisodeFirst30Days(BaseModel):
     episode_guid: str
     published_at: datetime | None = Field(description="UTC.")
-    estimated_listens_30d: float = Field(description="Market-wide listens in the first 30 days.")
+    estimated_listens_30d: float | None = Field(description="Market-wide listens in the first 30 days." + NOT_YET)
     estimate_low: float | None = Field(description="Lower end of the 90% interval.")
     estimate_high: float | None = Field(description="Upper end of the 90% interval.")
     window_complete: bool = Field(description="The 30 days have ended and their data has landed.")
@@ -110,9 +114,9 @@ class Episodes(Page):
 
 class TrendPoint(BaseModel):
     month: str = Field(description="YYYY-MM")
-    estimated_listens: float
+    estimated_listens: float | None = Field(description="Market-wide estimate." + NOT_YET)
     trend_score: float | None = Field(description="Higher is rising faster.")
-    trend_rank: int = Field(description="1 is the fastest riser that month.")
+    trend_rank: int | None = Field(description="1 is the fastest riser that month; null without a score.")
     is_rising: bool
 
 

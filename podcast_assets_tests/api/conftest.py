@@ -21,12 +21,14 @@ from podcast_assets.serving import publish_serving_store, store_path
 from podcast_assets.settings import Settings
 
 # Podcasts: A, B, C have titles; D is estimated but has no catalog entry; E is in the
-# catalog but has no estimates yet.
+# catalog but has no estimates yet; F has listens in March but no estimate yet (none of the
+# providers' data it would be scaled from has landed).
 A = "9b024349-ccf0-5f69-a609-6b82873eab3c"
 B = "3c1b9a8e-0d7f-5a44-9f7e-2a1b6c5d4e3f"
 C = "5e6f7a8b-9c0d-5e1f-8a2b-3c4d5e6f7a8b"
 D = "7a8b9c0d-1e2f-5a3b-8c4d-5e6f7a8b9c0d"
 E = "0d1e2f3a-4b5c-5d6e-9f7a-8b9c0d1e2f3a"
+F = "1f2e3d4c-5b6a-5978-8877-665544332211"
 UNKNOWN = "00000000-0000-5000-8000-000000000000"
 JAN, FEB, MAR = dt.date(2025, 1, 1), dt.date(2025, 2, 1), dt.date(2025, 3, 1)
 
@@ -45,6 +47,7 @@ def gold_tables(extra_podcast: str | None = None) -> dict[str, pl.DataFrame]:
         (MAR, B, 6_250, 12_500.0, 10_000.0, 15_000.0, 3, "preliminary"),
         (MAR, C, 0, 0.4, 0.0, 2.0, 3, "preliminary"),
         (MAR, D, 520, 1_049.99, 800.0, 1_300.0, 3, "preliminary"),
+        (MAR, F, 3, None, None, None, 0, "preliminary"),
     ]
     if extra_podcast is not None:
         estimates.append((MAR, extra_podcast, 10, 20.0, 10.0, 30.0, 3, "preliminary"))
@@ -58,6 +61,7 @@ def gold_tables(extra_podcast: str | None = None) -> dict[str, pl.DataFrame]:
         (MAR, D, 1_049.99, 0.50, 2, True),
         (MAR, A, 987_654.0, 0.05, 3, False),
         (MAR, C, 0.4, None, 4, False),
+        (MAR, F, None, None, None, False),
     ]
     creators = [
         # month, id, name, appearances, guest appearances, estimated, lift, rank
@@ -73,6 +77,7 @@ def gold_tables(extra_podcast: str | None = None) -> dict[str, pl.DataFrame]:
         (A, "a-2", dt.datetime(2025, 2, 7, 6, 0, tzinfo=utc), 42_000.0, 36_000.0, 47_000.0, True),
         (A, "a-3", dt.datetime(2025, 3, 21, 6, 0, tzinfo=utc), 9_000.0, 7_000.0, 14_000.0, False),
         (B, "https://b.example/ep/1?x=1", dt.datetime(2025, 3, 1, 0, 0, tzinfo=utc), 800.0, 600.0, 1_000.0, False),
+        (F, "f-1", dt.datetime(2025, 3, 30, 6, 0, tzinfo=utc), None, None, None, False),
     ]
     return {
         "podcast_monthly_estimates": pl.DataFrame(estimates, schema=estimate_cols, orient="row"),

@@ -16,6 +16,7 @@ from .conftest import (
     C,
     D,
     E,
+    F,
     RunningApi,
     lakehouse,
     publish,
@@ -62,6 +63,21 @@ def test_top_chart_defaults_to_the_latest_month(api: RunningApi) -> None:
         (3, D, None, 1_000, "preliminary"),
         (4, C, 'Sea, Shells & "Quotes"', 0, "preliminary"),
     ]
+
+
+def test_a_month_without_an_estimate_yet_is_null_and_off_the_chart(api: RunningApi) -> None:
+    """Gold leaves an estimate null while none of the data it scales from has landed (the
+    first days of a month): the podcast's pages say so, and the chart ranks only estimates."""
+    public = api.get(f"/v1/podcasts/{F}/estimates")
+    assert public.status_code == 200
+    assert public.json()["items"] == [{"month": "2025-03", "listens": None, "status": "preliminary"}]
+    (exact,) = api.get(f"/v1/pro/podcasts/{F}/estimates", key=api.keys["pro"]).json()["items"]
+    assert (exact["observed_listens"], exact["estimated_listens"], exact["estimate_low"]) == (3, None, None)
+    (trend,) = api.get(f"/v1/pro/podcasts/{F}/trends", key=api.keys["pro"]).json()["items"]
+    assert (trend["estimated_listens"], trend["trend_rank"], trend["is_rising"]) == (None, None, False)
+    (episode,) = api.get(f"/v1/pro/podcasts/{F}/episodes", key=api.keys["pro"]).json()["items"]
+    assert (episode["estimated_listens_30d"], episode["window_complete"]) == (None, False)
+    assert F not in [e["podcast_guid"] for e in api.get("/v1/charts/top", limit=100).json()["items"]]
 
 
 def test_top_chart_of_a_given_month(api: RunningApi) -> None:
@@ -150,7 +166,7 @@ def test_creator_popularity(api: RunningApi) -> None:
 
 def test_internal_store_status(api: RunningApi) -> None:
     body = api.get("/v1/internal/store", key=api.keys["internal"]).json()
-    assert body["tables"]["podcast_monthly_estimates"] == 9
+    assert body["tables"]["podcast_monthly_estimates"] == 10
     assert body["published_at"].endswith("Z")
 
 

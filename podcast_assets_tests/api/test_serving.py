@@ -23,7 +23,7 @@ def test_publish_returns_row_counts_and_leaves_only_the_store(tmp_path: Path) ->
     path = tmp_path / "serving.duckdb"
     counts = publish_serving_store(gold_tables(), path)
     assert counts == {
-        "podcast_monthly_estimates": 9, "episode_first_30_days": 4, "podcast_trends": 6,
+        "podcast_monthly_estimates": 10, "episode_first_30_days": 5, "podcast_trends": 7,
         "creator_popularity": 4, "podcasts": 4,
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serving.duckdb"]
@@ -57,7 +57,7 @@ def test_bad_input_is_refused_and_the_published_store_kept(store: Path) -> None:
     with pytest.raises(ValueError, match=expected):
         publish_serving_store(tables, store)
     with duckdb.connect(str(store), read_only=True) as conn:
-        assert conn.execute("SELECT count(*) FROM podcast_trends").fetchone() == (6,)
+        assert conn.execute("SELECT count(*) FROM podcast_trends").fetchone() == (7,)
     assert [p.name for p in store.parent.iterdir()] == ["serving.duckdb"]
 
 
@@ -74,8 +74,8 @@ def test_an_open_reader_keeps_its_snapshot_and_a_new_one_sees_the_swap(store: Pa
     publish_serving_store(gold_tables(extra_podcast="1" * 8 + "-1111-5111-8111-" + "1" * 12), store)
     after = open_store_readonly(store)
     count = "SELECT count(*) FROM store.podcast_monthly_estimates"
-    assert before.execute(count).fetchone() == (9,)
-    assert after.execute(count).fetchone() == (10,)
+    assert before.execute(count).fetchone() == (10,)
+    assert after.execute(count).fetchone() == (11,)
 
 
 def test_readers_cannot_reach_other_files(store: Path, tmp_path: Path) -> None:

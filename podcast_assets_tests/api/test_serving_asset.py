@@ -25,7 +25,7 @@ def test_materializing_publishes_the_delta_tables(tmp_path: Path) -> None:
 
     assert result.success
     metadata = result.asset_materializations_for_node(serving_store.op.name)[0].metadata
-    assert metadata["rows/podcast_monthly_estimates"].value == 9
+    assert metadata["rows/podcast_monthly_estimates"].value == 10
     with duckdb.connect(str(store_path(settings.serving_dir)), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM latest_month_top_podcasts").fetchone() == (4,)
     assert {dep.to_user_string() for dep in serving_store.asset_deps[serving_store.key]} == {
