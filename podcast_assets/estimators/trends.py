@@ -128,7 +128,9 @@ def score_trends(history: pl.DataFrame, month: date) -> pl.DataFrame:
     Score and rank are null where ``month``'s estimate is null (nothing landed yet).
     """
     first = add_months(month, -(TREND_MONTHS - 1))
-    window = history.filter(pl.col("month").is_between(first, month))
+    # sorted, so every sum adds in the same order whatever the input's row order: near-equal
+    # scores then come out bit-for-bit the same, and so does their ranking
+    window = history.filter(pl.col("month").is_between(first, month)).sort("podcast_guid", "month")
     current = window.filter(pl.col("month") == month).select("podcast_guid", "estimated_listens")
     months_back = (pl.col("month").dt.year() - month.year) * 12 + pl.col("month").dt.month() - month.month
     points = window.filter(pl.col("estimated_listens") > 0, pl.col("observed_listens") > 0).select(
