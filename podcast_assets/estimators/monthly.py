@@ -99,7 +99,8 @@ def estimate_monthly(
       projected) and ``share_sd`` (the month's fitted between-provider share spread).
 
     A podcast whose listens all come from providers with nothing landed for the month has
-    null estimates (nothing to scale yet).
+    null estimates (nothing to scale yet), even when other providers have landed and saw
+    none of it.
     """
     end = add_months(month, 1)
     info = providers_frame(providers)
@@ -143,19 +144,18 @@ def estimate_monthly(
     observed = mapped.group_by("podcast_guid").agg(pl.col("listens").sum().cast(pl.Int64).alias("observed_listens"))
     obs = pl.col("observed_listens").cast(pl.Float64)
     estimate = pl.max_horizontal(pl.col("estimated_listens"), obs)
+    # Only what a provider in the estimate saw is scaled: when none saw the podcast (its
+    # listens all came from providers with nothing landed yet), there is nothing to scale.
+    # (This also keeps max_horizontal, which skips nulls, from filling a missing estimate.)
+    known = pl.col("estimated_listens").is_not_null() & (pl.col("providers_reporting").fill_null(0) > 0)
     return (
         observed.join(estimates, on="podcast_guid", how="left")
         .join(reporting, on="podcast_guid", how="left")
         .with_columns(
             pl.lit(month).alias("month"),
-            # max_horizontal skips nulls: keep a missing estimate missing.
-            pl.when(pl.col("estimated_listens").is_not_null()).then(estimate).alias("estimated_listens"),
-            pl.when(pl.col("estimated_listens").is_not_null())
-            .then(pl.max_horizontal(pl.col("estimate_low"), obs))
-            .alias("estimate_low"),
-            pl.when(pl.col("estimated_listens").is_not_null())
-            .then(pl.max_horizontal(pl.col("estimate_high"), estimate))
-            .alias("estimate_high"),
+            pl.when(known).then(estimate).alias("estimated_listens"),
+            pl.when(known).then(pl.max_horizontal(pl.col("estimate_low"), obs)).alias("estimate_low"),
+            pl.when(known).then(pl.max_horizontal(pl.col("estimate_high"), estimate)).alias("estimate_high"),
             pl.col("providers_reporting").fill_null(0).cast(pl.Int32),
             pl.col("providers_in_estimate").fill_null(0).cast(pl.Int32),
             pl.lit(status).alias("status"),

@@ -111,6 +111,20 @@ def test_nothing_landed_gives_null_estimates() -> None:
     assert out.select("estimated_listens", "estimate_low", "estimate_high").row(0) == (None, None, None)
 
 
+def test_listens_only_from_providers_not_landed_give_null_estimates_beside_landed_ones() -> None:
+    """The first days of a month: S's listens all come from ``late``, which has not
+    delivered; ``day``, ``inst`` and ``mon`` have landed and saw none of S. Their zeros
+    would make the estimate 0, raised to the observed 9: a 10% sample shown as the market."""
+    rows, cov = _march()
+    rows = pl.concat([rows, listens([("late", "S", "s1", MARCH, "month", 9)])])
+    out = estimate_monthly(rows, cov, PROVIDERS, MARCH, as_of=date(2025, 3, 16))
+    s = out.filter(pl.col("podcast_guid") == "S")
+    assert s.select("observed_listens", "providers_reporting", "providers_in_estimate").row(0) == (9, 0, 3)
+    assert s.select("estimated_listens", "estimate_low", "estimate_high").row(0) == (None, None, None)
+    # the others are as in the hand-worked month
+    assert out.filter(pl.col("podcast_guid") == "Q")["estimated_listens"][0] == pytest.approx(50.0)
+
+
 def test_unknown_provider_is_refused() -> None:
     rows = listens([("zephyr", "P", None, MARCH, "month", 3)])
     with pytest.raises(ValueError, match="zephyr"):
