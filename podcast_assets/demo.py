@@ -27,7 +27,7 @@ def summary(settings: Settings) -> str:
     month = estimates.filter(pl.col("observed_listens") > 0).get_column("month").max()
     titles = _titles(settings)
     top = (
-        estimates.filter(pl.col("month") == month)
+        estimates.filter(pl.col("month") == month, pl.col("estimated_listens").is_not_null())
         .join(titles, on="podcast_guid", how="left")
         .sort("estimated_listens", descending=True)
         .head(TOP)
@@ -39,7 +39,7 @@ def summary(settings: Settings) -> str:
         for r in top.iter_rows(named=True)
     ]
     trends = _gold(settings, "podcast_trends").filter(pl.col("month") == month).join(titles, on="podcast_guid", how="left")
-    risers = trends.sort("trend_rank").head(TOP)
+    risers = trends.filter(pl.col("trend_rank").is_not_null()).sort("trend_rank").head(TOP)
     lines.append(f"Trending, {month:%B %Y} (growth a month, shrunk for noise; * = clearly rising):")
     lines += [
         f"  #{r['trend_rank']:<3d} {r['title'] or r['podcast_guid']:<40.40s} {r['trend_score']:+.0%}"
