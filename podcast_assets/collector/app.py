@@ -25,6 +25,7 @@ import copy
 import hmac
 import json
 import logging
+import math
 import re
 from datetime import datetime, timezone
 from typing import Any, Awaitable, Callable, MutableMapping
@@ -63,6 +64,15 @@ class _HTTPError(Exception):
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    """A JSON number too big for a float (1e999) would become infinity, which the
+    quarantine's JSON could not hold: refused like NaN."""
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
 
 
 class _Provider:
@@ -224,7 +234,7 @@ class CollectorApp:
 
     async def _ingest(self, provider: _Provider, body: bytes) -> dict[str, Any]:
         try:
-            payload = json.loads(body, parse_constant=_reject_constant)
+            payload = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
         except (ValueError, RecursionError) as exc:
             raise _HTTPError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
         if type(payload) is dict:
@@ -245,7 +255,8 @@ class CollectorApp:
         try:
             await asyncio.gather(*writes)
         except WriterUnavailable as exc:
-            raise _HTTPError(503, "storage_unavailable", str(exc)) from None
+            log.error("could not store events: %s", exc)  # the cause (and its paths) stays in the log
+            raise _HTTPError(503, "storage_unavailable", "events cannot be stored right now; retry later") from None
         return {
             "accepted": batch.accepted,
             "rejected": [{"index": r.index, "event_id": r.event_id, "reason": r.reason} for r in batch.rejected],

@@ -109,6 +109,7 @@ def test_max_events_is_accepted(collector: Collector) -> None:
         (b'[{"event_id": "a"', "malformed_json"),
         (b"", "malformed_json"),
         (b"NaN", "malformed_json"),
+        (b'[{"event_id": "a", "x": 1e999}]', "malformed_json"),  # infinity: no JSON could keep it
         (b'[{"event_id": "\xff"}]', "malformed_json"),
         (b"[" * 100_000, "malformed_json"),
         (b'"just a string"', "bad_body"),
@@ -180,3 +181,16 @@ def test_only_instant_providers_with_a_token_are_served(tmp_path: Path) -> None:
         assert response.json()["error"] == "unknown_provider"
         assert collector.client.get(EVENTS, headers=AUTH).status_code == 405
         assert collector.client.get("/nowhere").status_code == 404
+
+
+def test_storage_failure_is_503_without_paths(tmp_path: Path) -> None:
+    """Each append seals its segment (1-byte segments), so the next one must open a new
+    file; with the folder gone that fails. The caller learns to retry, not where we keep data."""
+    settings = make_settings(tmp_path, segment_max_bytes=1)
+    with running_collector(settings) as collector:
+        assert collector.post([event(1)]).status_code == 200
+        landing_dir(settings).rename(tmp_path / "moved-away")
+        response = collector.post([event(2)])
+    assert response.status_code == 503
+    assert response.json() == {"error": "storage_unavailable", "detail": "events cannot be stored right now; retry later"}
+    assert str(tmp_path) not in response.text
