@@ -102,7 +102,9 @@ def fit_decay_curve(
     Chain of ratios (which copes with episodes seen only at some ages): decay(a + 1) /
     decay(a) = sum of weekday-adjusted listens at age a + 1 over sum at age a, both over the
     (provider, episode) pairs whose days a and a + 1 have both landed. An age without data
-    repeats the ratio before it; without any daily episode-grain data the curve is flat.
+    repeats the ratio before it, and so does one whose sum at a or a + 1 is 0 (a day
+    without listens in a small sample would otherwise zero every later age, or divide by
+    0); without any daily episode-grain data the curve is flat.
     """
     ages = pl.int_range(0, CURVE_MAX_AGE + 1, eager=True).alias("age")
     grid = (
@@ -121,7 +123,7 @@ def fit_decay_curve(
         grid.with_columns(pl.col("age") - 1).rename({"x": "x_next"}), on=["provider", *EPISODE, "age"]
     )
     sums = pairs.group_by("age").agg(pl.col("x").sum().alias("den"), pl.col("x_next").sum().alias("num"))
-    ratio = pl.when(pl.col("den") > 0).then(pl.col("num") / pl.col("den"))
+    ratio = pl.when((pl.col("den") > 0) & (pl.col("num") > 0)).then(pl.col("num") / pl.col("den"))
     ratios = (
         pl.DataFrame(ages.head(CURVE_MAX_AGE))
         .join(sums, on="age", how="left")

@@ -104,6 +104,22 @@ def test_hand_worked_window_in_progress() -> None:
     assert x["coverage"] == pytest.approx(35 / 15.75 / 4)
 
 
+def test_a_day_without_listens_does_not_end_the_decay_curve() -> None:
+    """X (published Mar 10, 00:00) gets 10 listens a day at A, except none on Mar 13 (age
+    3); Z, an old episode, fills A's day up to 10 so the week is flat. On Mar 22, A has
+    landed Mar 10..19. Ratios: 1, 1, then 0 / 10 and 10 / 0 (no information: the ratio
+    before repeats), then 1: the curve is flat. The window is 30 whole days (published at
+    midnight), 10 of them landed holding 90 listens: 90 x 30 / 10 = 270, / 0.1 = 2700.
+    A zero ratio would make every age from 3 on weigh nothing, and the estimate 900."""
+    rows = [("A", "P", "X", d, "day", 0 if d == date(2025, 3, 13) else 10) for d in days(date(2025, 3, 10), date(2025, 3, 19))]
+    rows += [("A", "W", "Z", date(2025, 3, 13), "day", 10)]
+    cov = coverage([("A", d, "day") for d in days(date(2025, 3, 10), date(2025, 3, 19))])
+    pub = episodes([("P", "X", utc(2025, 3, 10)), ("W", "Z", utc(2024, 1, 1))])
+    out = estimate_first_30_days(listens(r for r in rows if r[-1] > 0), cov, PROVIDERS[:1], pub, MARCH,
+                                 as_of=date(2025, 3, 22))
+    assert out["estimated_listens_30d"].to_list() == pytest.approx([2700.0])
+
+
 def test_window_not_complete_until_ended_and_landed() -> None:
     rows, cov = _world(until=date(2025, 5, 1))
     # Everything has landed, but on April 19 the window (to 12:00) has not ended.
