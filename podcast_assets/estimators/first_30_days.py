@@ -217,10 +217,11 @@ def _pooled_episode_days(
 def _part_counts(parts: pl.DataFrame) -> pl.DataFrame:
     """Aggregate window parts (days or months) of each episode and provider.
 
-    Input: *EPISODE, provider, covered (landed and usable), count (listens in the part, on
-    covered parts), mass (expected share of window listens in the part).
+    Input: *EPISODE, provider, covered (landed and usable), landed, count (listens in the
+    part, on covered parts), mass (expected share of window listens in the part).
     Output: *EPISODE, provider, count (projected to the whole window), observed_fraction,
-    complete (every part landed).
+    complete (every part landed), unattributed (some part landed but is not usable: a
+    podcast-grain count with no episode-grain listens of the podcast to share it by).
     """
     covered = pl.col("covered")
     return (
@@ -229,6 +230,7 @@ def _part_counts(parts: pl.DataFrame) -> pl.DataFrame:
             pl.col("count").filter(covered).sum().alias("count_landed"),
             (pl.col("mass").filter(covered).sum() / pl.col("mass").sum()).alias("observed_fraction"),
             pl.col("landed").all().alias("complete"),
+            (pl.col("landed") & ~covered).any().alias("unattributed"),
         )
         .with_columns((pl.col("count_landed") / pl.col("observed_fraction")).alias("count"))
         .drop("count_landed")
@@ -381,7 +383,9 @@ def estimate_first_30_days(
     - extras: ``providers_in_estimate``, ``coverage`` (share-weighted landed fraction of
       the window), ``share_sd`` (the month's fitted share spread at episode level).
 
-    Estimates are null for an episode none of whose window has landed yet.
+    Estimates are null for an episode none of whose window has landed yet, and for one no
+    provider in the estimate saw while podcast-grain providers counted its podcast's
+    listens that nothing could share out (no episode-grain listens of the podcast).
     """
     end = add_months(month, 1)
     data_end = add_months(month, FIRST30_MONTHS)
@@ -404,9 +408,16 @@ def estimate_first_30_days(
         [_daily_parts(grid, info, cov, daily, pooled, rows), _monthly_parts(grid, info, cov, pooled, rows)]
     )
     per_provider = _part_counts(parts)
-    complete = per_provider.group_by(EPISODE).agg(pl.col("complete").all().alias("all_landed"))
+    in_estimate = pl.col("observed_fraction") > 0
+    status = per_provider.group_by(EPISODE).agg(
+        pl.col("complete").all().alias("all_landed"),
+        # Podcast-grain listens that could not be shared out while no provider in the
+        # estimate saw the episode: the zero would only say the episode-grain providers
+        # do not see this podcast (say, its shows are not mapped yet), so no estimate.
+        (pl.col("unattributed").any() & ~(pl.col("count").filter(in_estimate) > 0).any()).alias("unknown"),
+    )
     estimates = combine_providers(
-        per_provider.filter(pl.col("observed_fraction") > 0)
+        per_provider.filter(in_estimate)
         .join(info.select("provider", "share", pl.col("episode_grain").alias("sampled")), on="provider"),
         EPISODE,
     )
@@ -414,7 +425,11 @@ def estimate_first_30_days(
     return (
         pub.select(*EPISODE, "published_at")
         .join(estimates, on=EPISODE, how="left")
-        .join(complete, on=EPISODE, how="left")
+        .join(status, on=EPISODE, how="left")
+        .with_columns(
+            pl.when(~pl.col("unknown").fill_null(False)).then(pl.col(c)).alias(c)
+            for c in ("estimated_listens", "estimate_low", "estimate_high")
+        )
         .with_columns(
             pl.col("estimated_listens").alias("estimated_listens_30d"),
             (ended & pl.col("all_landed").fill_null(False)).alias("window_complete"),

@@ -120,6 +120,24 @@ def test_a_day_without_listens_does_not_end_the_decay_curve() -> None:
     assert out["estimated_listens_30d"].to_list() == pytest.approx([2700.0])
 
 
+def test_no_estimate_when_only_podcast_grain_providers_saw_the_podcast() -> None:
+    """C counts 10 a day for P, but A (episode grain) saw none of P's episodes (its show
+    is not mapped there, say): nothing to share C's count out by. A's zero for X is no
+    evidence that X had no listens, so X has no estimate rather than 0 with a tight
+    interval. V, of a show A does see, keeps its estimate: A counts 20 in the window and C
+    none of Q (so a 0 it can share out), (20 + 0) / (0.1 + 0.1) = 100."""
+    april = date(2025, 4, 30)
+    rows = [("C", "P", None, d, "day", 10) for d in days(MARCH, april)]
+    rows += [("A", "Q", "V", date(2025, 3, 10), "day", 20)]
+    cov = coverage([(p, d, "day") for p in ("A", "C") for d in days(MARCH, april)])
+    pub = episodes([("P", "X", utc(2025, 3, 10)), ("Q", "V", utc(2025, 3, 10))])
+    out = estimate_first_30_days(listens(rows), cov, PROVIDERS[:2], pub, MARCH, as_of=date(2025, 5, 1))
+    x, v = out.row(0, named=True), out.row(1, named=True)
+    assert (x["episode_guid"], x["estimated_listens_30d"], x["estimate_low"], x["estimate_high"]) == ("X", None, None, None)
+    assert x["window_complete"] is True  # its data has landed; it just cannot be attributed
+    assert v["episode_guid"] == "V" and v["estimated_listens_30d"] == pytest.approx(100.0)
+
+
 def test_window_not_complete_until_ended_and_landed() -> None:
     rows, cov = _world(until=date(2025, 5, 1))
     # Everything has landed, but on April 19 the window (to 12:00) has not ended.
