@@ -118,7 +118,9 @@ def score_trends(history: pl.DataFrame, month: date) -> pl.DataFrame:
     - ``trend_score``: shrunk robust growth per month as a fraction (0.25 = +25% a
       month): exp(r * k) - 1, r the robust slope of ln(estimated_listens) per month,
       k = TREND_PRIOR_SD^2 / (TREND_PRIOR_SD^2 + se^2); 0.0 with fewer than 2 months.
-    - ``trend_rank``: 1 = highest score (ties: bigger show first, then podcast_guid).
+    - ``trend_rank``: 1 = highest score (ties: bigger show first, then podcast_guid);
+      podcasts with fewer than ``TREND_MIN_MONTHS`` months rank after all the others (two
+      points make a slope that one odd month can set).
     - ``is_rising``: ``months_used >= TREND_MIN_MONTHS``, score >= ``RISING_MIN_GROWTH``
       and r - ``RISING_Z`` * se > 0. A series that never goes up has every slope <= 0
       and is never rising.
@@ -162,7 +164,11 @@ def score_trends(history: pl.DataFrame, month: date) -> pl.DataFrame:
             .fill_null(False)
             .alias("is_rising")
         )
-        .sort(["trend_score", "estimated_listens", "podcast_guid"], descending=[True, True, False], nulls_last=True)
+        .sort(
+            [pl.col("months_used") >= TREND_MIN_MONTHS, "trend_score", "estimated_listens", "podcast_guid"],
+            descending=[True, True, True, False],
+            nulls_last=True,
+        )
         .with_columns(
             pl.when(pl.col("trend_score").is_not_null())
             .then(pl.int_range(1, pl.len() + 1))

@@ -70,10 +70,22 @@ def test_hand_worked_month() -> None:
     # A is rising: 0.1855 >= 0.12 and ln 1.2 - 1.645 x 0.026726 = 0.1384 > 0. B is not.
     assert math.log(1.2) - RISING_Z * se == pytest.approx(0.1384, abs=1e-4)
     assert (got["A"]["is_rising"], got["B"]["is_rising"], got["C"]["is_rising"]) == (True, False, False)
-    # C has one month: no growth to speak of, score 0. Ranks: A, then C (0 > -0.094), then B.
+    # C has one month: no growth to speak of, score 0. Ranks: A, B (-0.094), then C, which
+    # has fewer than TREND_MIN_MONTHS months and so ranks after every longer history.
     assert (got["C"]["trend_score"], got["C"]["months_used"], got["C"]["growth_raw"]) == (0.0, 1, None)
-    assert [got[g]["trend_rank"] for g in "ACB"] == [1, 2, 3]
+    assert [got[g]["trend_rank"] for g in "ABC"] == [1, 2, 3]
     assert all(r["month"] == JUNE and r["estimated_listens"] > 0 for r in got.values())
+
+
+def test_two_points_do_not_outrank_a_steady_riser() -> None:
+    """J has January and June only (x100: the slope through two points says +151% a
+    month); D doubles steadily every month. J's score is higher, but with fewer than
+    TREND_MIN_MONTHS months it ranks after D, and is not rising."""
+    history = _history({"J": [1e3, None, None, None, None, 1e5], "D": [1e4 * 2**i for i in range(6)]})
+    got = {r["podcast_guid"]: r for r in score_trends(history, JUNE).iter_rows(named=True)}
+    assert got["J"]["months_used"] == 2 and got["J"]["trend_score"] > got["D"]["trend_score"]
+    assert (got["D"]["trend_rank"], got["J"]["trend_rank"]) == (1, 2)
+    assert (got["D"]["is_rising"], got["J"]["is_rising"]) == (True, False)
 
 
 def test_rising_needs_a_margin_above_ten_percent_a_month() -> None:
