@@ -44,6 +44,7 @@ CREATOR_COLUMNS = (
     "popularity_rank",
     "lift_appearances",
     "popularity_score",
+    "appearances_estimated",
 )
 
 EPISODE = ["podcast_guid", "episode_guid"]
@@ -133,7 +134,9 @@ def creator_popularity(
 
     - ``appearances`` / ``guest_appearances``: episodes published in ``month`` crediting
       them (any role) / crediting them as a guest.
-    - ``estimated_listens``: the sum of those episodes' ``estimated_listens_30d``.
+    - ``estimated_listens``: the sum of those episodes' ``estimated_listens_30d`` over the
+      ``appearances_estimated`` (extra) of them that have one (an episode published in the
+      last day or two has none yet): a lower bound while the two counts differ.
     - ``lift``: see the module docstring; null where none of their appearances in the
       window has a baseline (a host on every episode of their show).
     - ``popularity_score`` (extra) = estimated_listens x lift (lift 1.0 when null): the
@@ -166,6 +169,7 @@ def creator_popularity(
             pl.len().cast(pl.Int32).alias("appearances"),
             pl.col("is_guest").sum().cast(pl.Int32).alias("guest_appearances"),
             pl.col("estimated_listens_30d").sum().alias("estimated_listens"),
+            pl.col("estimated_listens_30d").count().cast(pl.Int32).alias("appearances_estimated"),
         )
     )
     return (

@@ -90,6 +90,15 @@ def test_hand_worked_month() -> None:
     assert (got["hal"]["creator_name"], got["cleo"]["month"]) == ("Hal", JUNE)
 
 
+def test_appearances_without_an_estimate_yet_are_counted_apart() -> None:
+    """e2 came out on June 29 and none of its window has landed: it is one of Hal's
+    appearances, but adds nothing to his listens, and appearances_estimated says so."""
+    first30 = _first30([("P", "e1", utc(2025, 6, 3, 9), 400.0), ("P", "e2", utc(2025, 6, 29, 9), None)])
+    credits = _credits([("P", e, "hal", "Hal", False) for e in ("e1", "e2")])
+    (hal,) = creator_popularity(first30, credits, _monthly({"P": [1000.0] * 6}), JUNE).iter_rows(named=True)
+    assert (hal["appearances"], hal["appearances_estimated"], hal["estimated_listens"]) == (2, 1, 400.0)
+
+
 def test_growth_of_the_show_is_not_lift() -> None:
     # Show G doubles every month; its episodes follow exactly. Gus guests on the latest,
     # biggest episode, which is only as big as the show's growth makes it: lift 1.
