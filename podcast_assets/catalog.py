@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
@@ -144,6 +144,13 @@ class Catalog:
     feed_urls: pl.DataFrame
     failures: tuple[CatalogError, ...]
 
+    def keeping_urls_of(self, earlier: pl.DataFrame) -> Catalog:
+        """This catalog with ``earlier``'s ``feed_urls`` rows for URLs these crawls do not
+        mention: a show's crawl file overwritten by its next crawl, from a new host, must
+        still leave its old URL mapped to its guid."""
+        forgotten = earlier.join(self.feed_urls, on="feed_url_normalized", how="anti")
+        return replace(self, feed_urls=pl.concat([self.feed_urls, forgotten]).sort("feed_url_normalized"))
+
     def tables(self) -> dict[str, pl.DataFrame]:
         """The silver tables, by name."""
         return {
@@ -191,6 +198,8 @@ def parse_feed(path: Path) -> Feed:
     except ET.ParseError as err:
         line, column = err.position  # expat counts columns from 0; people count from 1
         raise CatalogError(path, f"malformed XML: {ErrorString(err.code)} (column {column + 1})", line) from None
+    except (LookupError, ValueError) as err:  # an encoding expat does not know, or a multi-byte one
+        raise CatalogError(path, f"unreadable XML: {err}") from None
     channel = root.find("channel") if root.tag == "rss" else None
     if channel is None:
         raise CatalogError(path, f"not an RSS 2.0 feed: no <rss><channel> (root element is <{root.tag}>)")
@@ -198,12 +207,14 @@ def parse_feed(path: Path) -> Feed:
         (
             href.strip()
             for link in channel.iterfind(_ATOM_LINK)
-            if link.get("rel") == "self" and (href := link.get("href") or "").strip()
+            if (link.get("rel") or "").strip().lower() == "self" and (href := link.get("href") or "").strip()
         ),
         None,
     )
     if feed_url is None:
         raise CatalogError(path, 'feed has no <atom:link rel="self"> href')
+    if not identity.is_absolute_url(feed_url):  # "/rss" would make every such show one podcast
+        raise CatalogError(path, f'the <atom:link rel="self"> href {feed_url!r} is not an absolute URL')
     own_guid = _text(channel.find(_PODCAST_GUID))
     guid_source: Literal["feed", "derived"] = "derived" if own_guid is None else "feed"
     if own_guid is None:
@@ -222,11 +233,11 @@ def parse_feed(path: Path) -> Feed:
         guid = guid_element.text if guid_element is not None else None
         if guid is None or not guid.strip():
             raise CatalogError(path, f"item {number} has no <guid>")
+        if guid in episodes:
+            continue  # the first item with a guid is the episode; a repeat is not read
         where = f"item {number} (guid {guid!r})"
         published_at = _published_at(_text(item.find("pubDate")), path, where)
         persons = _persons(item, path, where)
-        if guid in episodes:
-            continue
         episodes[guid] = Episode(guid, _text(item.find("title")), published_at)
         level: Literal["item", "channel"] = "item" if persons else "channel"
         for creator, name, role in persons or channel_persons:

@@ -15,6 +15,7 @@ import polars as pl
 
 PODCAST_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_ABSOLUTE = re.compile(_SCHEME.pattern + r"[^/?#\s]+")  # a scheme and a host
 _HOST = re.compile(r"[^/?#]*")  # up to the path, query or fragment
 _NON_ALNUM = re.compile(r"[\W_]+")  # Unicode-aware: letters and digits of any script stay
 
@@ -25,6 +26,11 @@ def normalize_feed_url(url: str) -> str:
     rest = _SCHEME.sub("", url.strip()).rstrip("/")
     host = _HOST.match(rest).group()  # type: ignore[union-attr]  (it matches any text)
     return host.lower() + rest[len(host):]
+
+
+def is_absolute_url(url: str) -> bool:
+    """``scheme://host...``: a URL that names its host."""
+    return _ABSOLUTE.match(url.strip()) is not None
 
 
 def podcast_guid_for_url(url: str) -> str:

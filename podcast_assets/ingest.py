@@ -17,7 +17,7 @@ from typing import Any
 import polars as pl
 
 from podcast_assets import landing
-from podcast_assets.catalog import Catalog, build_catalog
+from podcast_assets.catalog import FEED_URLS_SCHEMA, Catalog, build_catalog
 from podcast_assets.estimators.common import add_months
 from podcast_assets.partitions import periods_in
 from podcast_assets.providers.reader import UTC, DropError, read_drop
@@ -216,7 +216,8 @@ CATALOG = "catalog"
 
 def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Outcome]:
     """Every crawled feed in ``landing/catalog/`` into the catalog frames. A feed file that
-    does not parse is quarantined and its last good crawl (from the archive) stands in."""
+    does not parse is quarantined and its last good crawl (from the archive) stands in.
+    Feed URLs mapped before keep their guid unless a crawl now maps them otherwise."""
     entries_ = ledger.read(settings, CATALOG)
     done = ledger.handled(entries_)
     deliveries = {d.archive_path: d for d in (archive(settings, CATALOG, p) for p in landing.catalog_files(settings))}
@@ -230,6 +231,7 @@ def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Ou
     )
     if bad:
         catalog = build_catalog([p for p in deliveries if p not in bad] + [Path(p) for p in last_good])
+    catalog = catalog.keeping_urls_of(delta.read(settings.delta("silver", "feed_urls"), schema=FEED_URLS_SCHEMA))
     out, entries = Outcome(), []
     for path, delivery in deliveries.items():
         if (delivery.file_name, delivery.fingerprint) in done:

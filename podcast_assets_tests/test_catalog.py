@@ -106,6 +106,22 @@ def test_repeated_items_and_persons_keep_the_first(tmp_path: Path) -> None:
     assert feed.credits == (Credit("e", "ann", "Ann", "host", "item"),)
 
 
+def test_a_repeated_item_is_not_read_at_all(tmp_path: Path) -> None:
+    """Only the first item with a guid is the episode: a repeat with a broken pubDate
+    does not reject the feed."""
+    feed = parse_feed(write(tmp_path, "f.xml", _channel(
+        "<item><guid>e</guid><pubDate>Mon, 03 Mar 2025 10:00:00 GMT</pubDate></item>"
+        "<item><guid>e</guid><pubDate>garbage</pubDate></item>"
+    )))
+    assert [e.episode_guid for e in feed.episodes] == ["e"]
+
+
+def test_self_link_relation_is_case_insensitive(tmp_path: Path) -> None:
+    feed = parse_feed(write(tmp_path, "f.xml", _channel('<atom:link rel="SELF" href="https://x.example/f"/>',
+                                                        self_link=False)))
+    assert feed.feed_url == "https://x.example/f"
+
+
 def test_rss_feed_xml_round_trips_awkward_text(tmp_path: Path) -> None:
     tricky = "Q&A <live> \"quoted\" 'single' ünïcode"
     href = 'https://p/?a=1&b="2"'
@@ -302,6 +318,19 @@ def _channel(body: str, self_link: bool = True) -> str:
         (
             _channel("<podcast:person role='host' href='https://p/x'> </podcast:person>"),
             "channel has a <podcast:person> without a name",
+            None,
+        ),
+        ('<?xml version="1.0" encoding="x-mac-roman"?><rss/>', "unreadable XML: unknown encoding: x-mac-roman", None),
+        ('<?xml version="1.0" encoding="utf-32"?><rss/>', "unreadable XML: multi-byte encodings are not supported",
+         None),
+        (  # two shows both saying "/rss" would become one podcast
+            _channel('<atom:link rel="self" href="/rss"/>', self_link=False),
+            "the <atom:link rel=\"self\"> href '/rss' is not an absolute URL",
+            None,
+        ),
+        (
+            _channel('<atom:link rel="self" href="//cdn.example.com/rss"/>', self_link=False),
+            "the <atom:link rel=\"self\"> href '//cdn.example.com/rss' is not an absolute URL",
             None,
         ),
     ],

@@ -396,6 +396,27 @@ def test_bad_catalog_crawl_quarantined_last_good_crawl_stands_in(instance, lakeh
         assert_frame_equal(pl.read_delta(settings.delta("silver", name)), frame)
 
 
+def test_a_show_that_moved_hosts_keeps_its_old_url_when_its_crawl_file_is_overwritten(
+    instance, lakehouse, settings, drops: Drops
+) -> None:
+    """The crawler keeps one file per show: the crawl from the new host replaces the old
+    one in landing. Listens still reported under the old URL (cirrus) keep the show's guid."""
+    drops.feed("show.xml", "https://old-host.example/feed", podcast_guid=GUID_A)
+    load_catalog(instance, lakehouse)
+    drops.feed("show.xml", "https://new-host.example/feed", podcast_guid=GUID_A)
+    load_catalog(instance, lakehouse)
+
+    assert sorted(pl.read_delta(settings.delta("silver", "feed_urls")).rows()) == [
+        ("new-host.example/feed", GUID_A), ("old-host.example/feed", GUID_A),
+    ]
+    assert pl.read_delta(settings.delta("silver", "podcasts")).select("podcast_guid", "feed_url").rows() == [
+        (GUID_A, "https://new-host.example/feed"),
+    ]
+    drops.cirrus("2025-03-05", [("https://old-host.example/feed", 4)])
+    assert ingest(instance, lakehouse, "cirrus", "2025-03-05").success
+    assert silver(settings, "cirrus").select("podcast_guid", "listens").rows() == [(GUID_A, 4)]
+
+
 # ---- restatements and idempotence -----------------------------------------------------------------
 def test_restatement_replaces_the_day(instance, lakehouse, settings, drops: Drops) -> None:
     drops.shows("boreal", {"s1": PODNEWS})
