@@ -40,10 +40,11 @@ def podcast_guid_for_url(url: str) -> str:
 
 def creator_id(name: str, href: str | None) -> str:
     """A person's ``href`` when given, else the name lower-cased with runs of
-    non-alphanumerics turned into ``-`` (leading and trailing dashes dropped)."""
+    non-alphanumerics turned into ``-``, to the letter of CONTRACT.md section 1 (``Dr. Ann.``
+    is ``dr-ann-``), so anyone can compute it; the blanks around the name are XML layout."""
     if href and href.strip():
         return href.strip()
-    return _NON_ALNUM.sub("-", name.strip().lower()).strip("-")
+    return _NON_ALNUM.sub("-", name.strip().lower())
 
 
 def resolve_feed_urls(urls: pl.Series, feed_map: pl.DataFrame) -> pl.Series:
