@@ -20,6 +20,10 @@ def _gold(settings: Settings, table: str) -> pl.DataFrame:
     return delta.read(settings.delta("gold", table))
 
 
+def _section(title: str, rows: list[str]) -> list[str]:
+    return [title, *(rows or ["  (none yet)"])]
+
+
 def summary(settings: Settings) -> str:
     estimates = _gold(settings, "podcast_monthly_estimates")
     if estimates.is_empty():
@@ -32,25 +36,22 @@ def summary(settings: Settings) -> str:
         .sort("estimated_listens", descending=True)
         .head(TOP)
     )
-    lines = [f"Top podcasts, {month:%B %Y} (market-wide estimate, 90% interval):"]
-    lines += [
+    trends = _gold(settings, "podcast_trends").filter(pl.col("month") == month).join(titles, on="podcast_guid", how="left")
+    risers = trends.filter(pl.col("trend_rank").is_not_null()).sort("trend_rank").head(TOP)
+    creators = _gold(settings, "creator_popularity").filter(pl.col("month") == month).sort("popularity_rank").head(TOP)
+    lines = _section(f"Top podcasts, {month:%B %Y} (market-wide estimate, 90% interval):", [
         f"  {r['title'] or r['podcast_guid']:<40.40s} {r['estimated_listens']:>10,.0f}  "
         f"[{r['estimate_low']:,.0f} – {r['estimate_high']:,.0f}]  {r['status']}"
         for r in top.iter_rows(named=True)
-    ]
-    trends = _gold(settings, "podcast_trends").filter(pl.col("month") == month).join(titles, on="podcast_guid", how="left")
-    risers = trends.filter(pl.col("trend_rank").is_not_null()).sort("trend_rank").head(TOP)
-    lines.append(f"Trending, {month:%B %Y} (growth a month, shrunk for noise; * = clearly rising):")
-    lines += [
-        f"  #{r['trend_rank']:<3d} {r['title'] or r['podcast_guid']:<40.40s} {r['trend_score']:+.0%}"
+    ])
+    lines += _section(f"Trending, {month:%B %Y} (growth a month, shrunk for noise; * = clearly rising):", [
+        f"  #{r['trend_rank']:<3d} {r['title'] or r['podcast_guid']:<40.40s} {r['trend_score']:+.1%}"
         f"{' *' if r['is_rising'] else ''}"
         for r in risers.iter_rows(named=True)
-    ]
-    creators = _gold(settings, "creator_popularity").filter(pl.col("month") == month).sort("popularity_rank").head(TOP)
-    lines.append(f"Top creators, {month:%B %Y}:")
-    lines += [
+    ])
+    lines += _section(f"Top creators, {month:%B %Y} (ranked by their episodes' listens x lift):", [
         f"  #{r['popularity_rank']:<3d} {r['creator_name']:<30.30s} {r['appearances']} episodes, "
         f"{r['estimated_listens']:,.0f} listens, lift {'n/a' if r['lift'] is None else format(r['lift'], '.2f')}"
         for r in creators.iter_rows(named=True)
-    ]
+    ])
     return "\n".join(lines)
