@@ -3,7 +3,7 @@ is out of date. The sensors turn this plan into run requests; ``podcast-assets r
 executes it in-process. One code path, so both see the same work.
 
 A unit of ``Work`` names the assets to materialize, the partition (or range) and a
-``run_key`` that changes whenever the input changes (file name + size/mtime), so a
+``run_key`` that changes whenever the input changes (file name + size, mtime and ctime), so a
 re-delivered file is new work and an unchanged one never is.
 """
 

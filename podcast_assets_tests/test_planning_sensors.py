@@ -374,6 +374,22 @@ def test_the_sensor_names_a_drop_named_for_no_real_date(instance, lakehouse, set
     assert "named for no real date (rename to ingest): dune_2025-13.csv" in second.skip_message
 
 
+def test_a_corrected_file_of_the_same_size_and_mtime_is_new_work(instance, lakehouse, settings, drops: Drops) -> None:
+    """A provider regenerates a day with one digit changed and copies it with its mtime
+    kept (cp -p, rsync -t): same name, size and mtime, yet a restatement."""
+    first = drops.cirrus("2025-03-05", [(PODNEWS, 144)])
+    execute_all(instance, lakehouse, tick(instance, lakehouse, "cirrus", None).run_requests)
+    assert plan(settings, ["cirrus"]) == []
+    stat = first.stat()
+    corrected = drops.cirrus("2025-03-05", [(PODNEWS, 194)])
+    os.utime(corrected, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (corrected.stat().st_size, corrected.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+    (work,) = plan(settings, ["cirrus"])
+    assert work.first_partition == "2025-03-05"
+    execute_all(instance, lakehouse, [work.run_request()])
+    assert silver_rows(settings, "cirrus") == [(PODNEWS_GUID, None, "2025-03-05", "day", 194, None)]
+
+
 def test_show_directories_of_equal_size_and_mtime_are_both_ingested(instance, lakehouse, settings, drops: Drops) -> None:
     """Every provider's directory is called shows.csv: what one provider delivered must not
     make another's look already handled."""

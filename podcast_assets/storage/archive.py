@@ -24,14 +24,17 @@ from podcast_assets.settings import Settings
 class Delivery:
     provider: str
     file_name: str
-    fingerprint: str  # size and mtime of the landed file: what sensors compare
+    fingerprint: str  # size, mtime and ctime of the landed file: what sensors compare
     delivery_id: str
     archive_path: Path
 
 
 def fingerprint(path: Path) -> str:
+    """What tells a re-delivery from the file already seen, without reading it: size and
+    mtime, and the inode change time, which no copy can carry over (``cp -p`` and
+    ``rsync -t`` keep the mtime of a corrected file of the same size)."""
     stat = path.stat()
-    return f"{stat.st_size}-{stat.st_mtime_ns}"
+    return f"{stat.st_size}-{stat.st_mtime_ns}-{stat.st_ctime_ns}"
 
 
 def _sha256(path: Path) -> str:
