@@ -106,7 +106,9 @@ def test_boreal_csv_and_gzip_ranged_run(instance, lakehouse, settings, drops: Dr
     assert checks == {("bronze/boreal", "bronze_schema"): True, ("silver/boreal_listens", "silver_schema"): True,
                       ("silver/boreal_listens", "silver_sums_match_bronze"): True}
     meta = metadata(result, "bronze__boreal")
-    assert meta["dagster/row_count"] == 5 and meta["listens"] == 18  # 5+3+4+6+0
+    # one materialization per partition, all with the run's figures, which say so
+    assert "dagster/row_count" not in meta and meta["rows_in_run"] == 5 and meta["listens"] == 18  # 5+3+4+6+0
+    assert meta["figures_cover"] == "the whole ranged run 2025-03-03..2025-03-04 (2 partitions)"
     assert [c.name for c in meta["dagster/column_schema"].columns] == rows.columns
     assert metadata(result, "silver__boreal_listens")["unmapped_listens"] == 0
     # every delivery has an immutable copy in the archive, named <delivery_id>__<name>
@@ -156,6 +158,8 @@ def test_dune_bom_semicolon_monthly(instance, lakehouse, settings, drops: Drops)
         (PODNEWS_GUID, None, "2025-03-01", "month", 100, None),  # upper-case guid canonicalised
         (GUID_A, None, "2025-03-01", "month", 50, None),
     ])
+    meta = metadata(result, "silver__dune_listens")  # one partition: its own row count
+    assert (meta["dagster/row_count"], meta["listens"], meta["podcasts"]) == (2, 150, 2) and "figures_cover" not in meta
 
 
 def test_ember_jsonl_extra_fields_ignored(instance, lakehouse, settings, drops: Drops) -> None:
@@ -197,7 +201,10 @@ def test_aurora_segments_duplicates_counted_once(instance, lakehouse, settings, 
 
     registered = register_segments(instance, lakehouse)
     assert registered.success, failure_messages(registered)
-    assert metadata(registered, "bronze__aurora_segments")["days_touched"] == ["2025-03-01", "2025-03-02"]
+    segments = metadata(registered, "bronze__aurora_segments")
+    # 7 event lines in the 2 sealed segments (the open one is not read)
+    assert (segments["dagster/row_count"], segments["segments_registered"]) == (7, 2)
+    assert segments["days_touched"] == ["2025-03-01", "2025-03-02"]
     result = ingest(instance, lakehouse, "aurora", partition_range=("2025-03-01", "2025-03-02"))
 
     assert result.success, failure_messages(result)

@@ -17,7 +17,7 @@ from podcast_assets.ingest import (
     ingest_show_directories,
     register_segments,
 )
-from podcast_assets.metadata import table_metadata
+from podcast_assets.metadata import markdown_preview, table_metadata
 from podcast_assets.partitions import partitions_for, window_dates
 from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
 from podcast_assets.resources import LakehouseResource
@@ -47,6 +47,10 @@ def build_bronze_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
         pool=LAKEHOUSE_POOL,
         kinds={"polars", "deltalake"},
         description=(
+            f"{spec.name}'s listen events (one row per listen) from every sealed segment, by the UTC day they "
+            "happened, each event_id once (delivery is at least once; a late event re-runs its day), typed and "
+            f"validated, with its source segment, line and delivery id. Table: delta/bronze/{spec.name}."
+            if spec.cadence == "instant" else
             f"{spec.name}'s {spec.grain}-grain listens exactly as delivered ({spec.cadence}, {spec.format}), "
             f"typed and validated, one row per delivered row with its source file, row and delivery id. "
             f"A redelivered {spec.period_grain} replaces the earlier delivery. Table: delta/bronze/{spec.name}."
@@ -61,7 +65,7 @@ def build_bronze_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
         listens = out.rows.get_column("listens").sum() if out.rows.height else 0
         return dg.MaterializeResult(
             metadata=table_metadata(
-                out.rows, bronze_table(settings, spec), listens=int(listens),
+                out.rows, bronze_table(settings, spec), context, listens=int(listens),
                 periods_delivered=len(out.periods), **out.notes,
             )
         )
@@ -84,10 +88,12 @@ def build_segments_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
     def _segments(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
         out = register_segments(lakehouse.settings, spec, context.log)
         fail_if_rejected(out)
+        events = int(out.rows.get_column("rows").sum()) if out.rows.height else 0
         return dg.MaterializeResult(
             metadata={
+                "dagster/row_count": events,  # events in the segments registered by this run
                 "segments_registered": out.notes["segments"],
-                "events": int(out.rows.get_column("rows").sum()) if out.rows.height else 0,
+                "events_per_day": dg.MetadataValue.md(markdown_preview(out.rows, rows=len(out.periods))),
                 "days_touched": [d.isoformat() for d in out.periods],
             }
         )

@@ -86,7 +86,7 @@ def _write(settings: Settings, key: dg.AssetKey, frame: pl.DataFrame, months: li
         frame = frame.sort(columns, descending=descending, nulls_last=True)
     delta.overwrite_window(path, frame, "month", months[0], add_months(months[-1], 1))
     context.log.info("%s %s..%s: %d rows", key.to_user_string(), months[0], months[-1], frame.height)
-    return dg.MaterializeResult(metadata=table_metadata(frame, path, **extra))
+    return dg.MaterializeResult(metadata=table_metadata(frame, path, context, **extra))
 
 
 def _each_month(months: list[date], compute) -> pl.DataFrame:
@@ -103,14 +103,13 @@ def podcast_monthly_estimates(context: dg.AssetExecutionContext, lakehouse: Lake
     today = settings.today()
     coverage, providers = gold_inputs.coverage(settings, today), gold_inputs.provider_infos(settings)
     frame = _each_month(months, lambda m: gold_inputs.month_estimates(settings, m, today, coverage, providers))
-    latest = frame.filter(pl.col("month") == months[-1]) if frame.height else frame
-    return _write(
-        settings, ESTIMATES, frame, months, context,
-        month_total_estimated=float(latest.get_column("estimated_listens").sum()) if latest.height else 0.0,
-        month_total_observed=int(latest.get_column("observed_listens").sum()) if latest.height else 0,
-        coverage=float(latest.get_column("coverage").mean()) if latest.height else 0.0,
-        final_share=float((latest.get_column("status") == "final").mean()) if latest.height else 0.0,
-    )
+    month = {  # one month's totals; a ranged run's are in its table
+        "month_total_estimated": float(frame.get_column("estimated_listens").sum()),
+        "month_total_observed": int(frame.get_column("observed_listens").sum()),
+        "coverage": float(frame.get_column("coverage").mean()),
+        "final_share": float((frame.get_column("status") == "final").mean()),
+    } if len(months) == 1 and frame.height else {}
+    return _write(settings, ESTIMATES, frame, months, context, **month)
 
 
 @dg.asset(key=FIRST30, deps=[*_silver_deps(FIRST30_MONTHS - 1), dg.AssetKey(["silver", "episodes"])], **GOLD)
@@ -129,9 +128,9 @@ def episode_first_30_days(context: dg.AssetExecutionContext, lakehouse: Lakehous
 
 @dg.asset(key=TRENDS, deps=[_history(ESTIMATES, TREND_MONTHS)], **GOLD)
 def podcast_trends(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
-    """Which podcasts are rising: a robust, noise-aware growth score over the last
-    ``TREND_MONTHS`` months of estimates (shrunk toward no growth for small shows), its
-    rank (1 = fastest riser) and ``is_rising`` only where the growth is clear."""
+    """Which podcasts are rising: a robust, noise-aware growth score over the last 6 months
+    of estimates (``TREND_MONTHS``; shrunk toward no growth for small shows), its rank
+    (1 = fastest riser) and ``is_rising`` only where the growth is clear."""
     settings, months = lakehouse.settings, _months(context)
     history = gold_inputs.gold_table(settings, ESTIMATES.path[-1], add_months(months[0], -(TREND_MONTHS - 1)), add_months(months[-1], 1))
     frame = _each_month(months, lambda month: score_trends(history, month))

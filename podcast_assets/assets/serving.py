@@ -8,10 +8,12 @@ the temporary file to that connection, fills it and swaps it in.
 """
 
 import dagster as dg
+import polars as pl
 from dagster_duckdb import DuckDBResource
 
 from podcast_assets.automation import ON_CHANGE_OR_FAILURE, RETRY_PASSING_FAULTS
 from podcast_assets.catalog import PODCASTS_SCHEMA
+from podcast_assets.metadata import markdown_preview
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.serving import publish_serving_store, store_path
 from podcast_assets.storage import delta
@@ -47,8 +49,14 @@ def serving_store(
     with serving_duckdb.get_connection() as conn:
         counts = publish_serving_store(tables, path, connection=conn)
     context.log.info(f"published {path}")
+    per_table = pl.DataFrame({"table": list(counts), "rows": list(counts.values())})
     return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(path)), **{f"rows/{t}": n for t, n in counts.items()}}
+        metadata={
+            "dagster/row_count": sum(counts.values()),  # rows of every published table together
+            "path": dg.MetadataValue.path(str(path)),
+            "preview": dg.MetadataValue.md(markdown_preview(per_table, rows=per_table.height)),
+            **{f"rows/{t}": n for t, n in counts.items()},
+        }
     )
 
 

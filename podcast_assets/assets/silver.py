@@ -44,6 +44,7 @@ def build_silver_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
             metadata=table_metadata(
                 listens,
                 settings.delta(*LISTENS),
+                context,
                 listens=int(listens.get_column("listens").sum()),
                 unmapped_listens=int(unmapped.get_column("listens").sum()),
                 unmapped_shows=unmapped.get_column("unmapped_show").n_unique(),

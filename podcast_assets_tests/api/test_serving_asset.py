@@ -26,6 +26,9 @@ def test_materializing_publishes_the_delta_tables(tmp_path: Path) -> None:
     assert result.success
     metadata = result.asset_materializations_for_node(serving_store.op.name)[0].metadata
     assert metadata["rows/podcast_monthly_estimates"].value == 10
+    counts = {name: frame.height for name, frame in gold_tables().items()}
+    assert metadata["dagster/row_count"].value == sum(counts.values())
+    assert "| podcast_monthly_estimates | 10 |" in metadata["preview"].value
     with duckdb.connect(str(store_path(settings.serving_dir)), read_only=True) as conn:
         assert conn.execute("SELECT count(*) FROM latest_month_top_podcasts").fetchone() == (4,)
     assert {dep.to_user_string() for dep in serving_store.asset_deps[serving_store.key]} == {
