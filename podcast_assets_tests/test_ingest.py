@@ -350,6 +350,25 @@ def test_bad_input_quarantined_old_partition_kept_run_fails(instance, lakehouse,
     assert plan(settings, [case.provider]) == []
 
 
+def test_a_ranged_run_keeps_the_last_good_data_of_its_bad_day(instance, lakehouse, settings, drops: Drops) -> None:
+    """Three days ingested; then all three are re-delivered, the middle one broken. The
+    ranged run fails naming it; days 1 and 3 take their new rows, day 2 keeps its old ones
+    (the commit replaces only the periods that had a good delivery)."""
+    days = ["2025-03-05", "2025-03-06", "2025-03-07"]
+    for day in days:
+        drops.cirrus(day, [(PODNEWS, 1)])
+    assert ingest(instance, lakehouse, "cirrus", partition_range=(days[0], days[-1])).success
+    drops.cirrus(days[0], [(PODNEWS, 10)])
+    drops.cirrus(days[1], [(PODNEWS, -20)])
+    drops.cirrus(days[2], [(PODNEWS, 30)])
+
+    result = ingest(instance, lakehouse, "cirrus", partition_range=(days[0], days[-1]))
+
+    assert not result.success and "cirrus-2025-03-06.json, row 1:" in failure_messages(result)[0]
+    by_day = dict(bronze(settings, "cirrus").select(pl.col("period_start").cast(pl.String), "listens").rows())
+    assert by_day == {"2025-03-05": 10, "2025-03-06": 1, "2025-03-07": 30}
+
+
 def test_bad_aurora_segment_quarantined_good_segments_ingested(instance, lakehouse, settings, drops: Drops) -> None:
     drops.shows("aurora", {"s1": PODNEWS})
     drops.aurora("seg-000001.ndjson", [event("e1", "2025-03-01T01:00:00Z"), event("e2", "2025-03-01T02:00:00Z")])

@@ -90,6 +90,17 @@ def test_hand_worked_month() -> None:
     assert (got["hal"]["creator_name"], got["cleo"]["month"]) == ("Hal", JUNE)
 
 
+def test_lift_needs_two_episodes_of_the_show_without_the_creator() -> None:
+    """Q has one episode with Gus and one without: one episode is too thin a baseline
+    (BASELINE_MIN_EPISODES = 2), so Gus has no lift; with a second one he has."""
+    credits = _credits([("Q", "e1", "gus", "Gus", True)])
+    one = _first30([("Q", "e1", utc(2025, 6, 3, 9), 400.0), ("Q", "e2", utc(2025, 6, 10, 9), 100.0)])
+    two = pl.concat([one, _first30([("Q", "e3", utc(2025, 6, 17, 9), 100.0)])])
+    lift = lambda first30: creator_popularity(first30, credits, _monthly({"Q": [1000.0] * 6}), JUNE)["lift"][0]  # noqa: E731
+    assert lift(one) is None
+    assert lift(two) == pytest.approx(math.sqrt(2))  # as Cleo's in the hand-worked month
+
+
 def test_appearances_without_an_estimate_yet_are_counted_apart() -> None:
     """e2 came out on June 29 and none of its window has landed: it is one of Hal's
     appearances, but adds nothing to his listens, and appearances_estimated says so."""

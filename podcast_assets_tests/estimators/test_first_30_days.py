@@ -153,6 +153,17 @@ def test_window_not_complete_until_ended_and_landed() -> None:
     assert complete(late, date(2025, 5, 1))
 
 
+def test_a_window_ends_exactly_30_days_after_publication() -> None:
+    """Published at midnight: the window is [Mar 20 00:00, Apr 19 00:00), so it has ended
+    as of Apr 19 (midnight) and not as of Apr 18, with everything landed either way."""
+    rows, cov = _world(until=date(2025, 5, 1))
+    at_midnight = episodes([("P", "X", utc(2025, 3, 20))])
+    def complete(as_of: date) -> bool:
+        return estimate_first_30_days(rows, cov, PROVIDERS, at_midnight, MARCH, as_of)["window_complete"][0]
+
+    assert (complete(date(2025, 4, 18)), complete(date(2025, 4, 19))) == (False, True)
+
+
 def test_episode_with_nothing_landed_has_null_estimate() -> None:
     rows, cov = _world(until=date(2025, 5, 1))
     fresh = pl.concat([EPISODES, episodes([("P", "N", utc(2025, 3, 31, 23))])])

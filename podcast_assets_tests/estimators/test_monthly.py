@@ -104,6 +104,19 @@ def test_final_only_when_everything_landed_and_month_over() -> None:
     assert final["projection_sd"].to_list() == pytest.approx([0.0] * final.height)
 
 
+def test_one_missing_day_keeps_a_month_preliminary() -> None:
+    """Everything landed for March but one day of ``inst``: the month stays preliminary
+    after it ends, and inst's projection covers the gap."""
+    rows, cov = _march()
+    cov = pl.concat(
+        [cov, coverage(daily_coverage("inst", date(2025, 3, 16), date(2025, 3, 31)) + [("late", MARCH, "month")])]
+    )  # inst has every day but the 15th
+    out = estimate_monthly(rows, cov, PROVIDERS, MARCH, as_of=date(2025, 4, 10))
+    assert out["status"].unique().to_list() == ["preliminary"]
+    # about (0.4 + 0.1 x 30/31) / 0.5 = 0.9935 (the day weighs by the fitted weekday profile)
+    assert all(0.993 < c < 0.994 for c in out["coverage"])
+
+
 def test_nothing_landed_gives_null_estimates() -> None:
     rows = listens([("inst", "P", "p1", MARCH, "day", 3)])
     out = estimate_monthly(rows, coverage([]), PROVIDERS, MARCH, as_of=MARCH)
