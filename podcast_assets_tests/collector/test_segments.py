@@ -37,7 +37,7 @@ def test_concurrent_appends_share_fsyncs(tmp_path: Path) -> None:
 
     writer = asyncio.run(scenario())
     assert writer.appends == 200
-    assert writer.commits < 200  # all 200 were queued before the first commit began
+    assert writer.commits <= 2  # all 200 were queued before the first commit began (1 here; 2 if the loop interleaved)
     assert sorted(r["event_id"] for r in read_lines(tmp_path)) == sorted(f"ev-{n}" for n in range(200))
 
 
