@@ -131,7 +131,7 @@ def estimate_monthly(
         podcasts.join(fractions.filter(pl.col("observed_fraction") > 0), how="cross")
         .join(info.select("provider", "share"), on="provider")
         .join(counts, on=["provider", "podcast_guid"], how="left")
-        .with_columns(pl.col("sent", "on_landed").fill_null(0))
+        .with_columns(pl.col("sent").is_not_null().alias("delivered"), pl.col("sent", "on_landed").fill_null(0))
         .with_columns(
             pl.max_horizontal(pl.col("on_landed") / pl.col("observed_fraction"), pl.col("sent").cast(pl.Float64)).alias(
                 "count"
@@ -140,14 +140,17 @@ def estimate_monthly(
         )
     )
     estimates = combine_providers(per_provider, ["podcast_guid"])
-    reporting = per_provider.group_by("podcast_guid").agg((pl.col("sent") > 0).sum().alias("providers_reporting"))
+    reporting = per_provider.group_by("podcast_guid").agg(
+        (pl.col("sent") > 0).sum().alias("providers_reporting"), pl.col("delivered").any().alias("in_estimate")
+    )
     observed = mapped.group_by("podcast_guid").agg(pl.col("listens").sum().cast(pl.Int64).alias("observed_listens"))
     obs = pl.col("observed_listens").cast(pl.Float64)
     estimate = pl.max_horizontal(pl.col("estimated_listens"), obs)
-    # Only what a provider in the estimate saw is scaled: when none saw the podcast (its
-    # listens all came from providers with nothing landed yet), there is nothing to scale.
-    # (This also keeps max_horizontal, which skips nulls, from filling a missing estimate.)
-    known = pl.col("estimated_listens").is_not_null() & (pl.col("providers_reporting").fill_null(0) > 0)
+    # Only what a provider in the estimate delivered for the podcast (a 0 included) is
+    # scaled: when none did (its listens all came from providers with nothing landed yet),
+    # there is nothing to scale. (This also keeps max_horizontal, which skips nulls, from
+    # filling a missing estimate.)
+    known = pl.col("estimated_listens").is_not_null() & pl.col("in_estimate").fill_null(False)
     return (
         observed.join(estimates, on="podcast_guid", how="left")
         .join(reporting, on="podcast_guid", how="left")

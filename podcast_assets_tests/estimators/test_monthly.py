@@ -138,6 +138,16 @@ def test_listens_only_from_providers_not_landed_give_null_estimates_beside_lande
     assert out.filter(pl.col("podcast_guid") == "Q")["estimated_listens"][0] == pytest.approx(50.0)
 
 
+def test_an_explicit_zero_from_a_landed_provider_is_an_estimate_of_zero() -> None:
+    """``mon`` delivered a row of 0 listens for Z: it saw the podcast and counted nothing,
+    so Z's estimate is 0 (with an interval), not unknown."""
+    rows, cov = _march()
+    rows = pl.concat([rows, listens([("mon", "Z", None, MARCH, "month", 0)])])
+    z = estimate_monthly(rows, cov, PROVIDERS, MARCH, as_of=date(2025, 3, 16)).filter(pl.col("podcast_guid") == "Z")
+    assert z.select("observed_listens", "providers_reporting", "estimated_listens").row(0) == (0, 0, 0.0)
+    assert z["estimate_low"][0] == 0.0 and z["estimate_high"][0] > 0
+
+
 def test_unknown_provider_is_refused() -> None:
     rows = listens([("zephyr", "P", None, MARCH, "month", 3)])
     with pytest.raises(ValueError, match="zephyr"):
