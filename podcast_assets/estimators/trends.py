@@ -164,9 +164,10 @@ def score_trends(history: pl.DataFrame, month: date) -> pl.DataFrame:
             .fill_null(False)
             .alias("is_rising")
         )
-        .sort(
-            [pl.col("months_used") >= TREND_MIN_MONTHS, "trend_score", "estimated_listens", "podcast_guid"],
-            descending=[True, True, True, False],
+        .sort(  # unscored last, so the ranks 1..n of the scored have no gaps
+            [pl.col("trend_score").is_null(), pl.col("months_used") >= TREND_MIN_MONTHS, "trend_score",
+             "estimated_listens", "podcast_guid"],
+            descending=[False, True, True, True, False],
             nulls_last=True,
         )
         .with_columns(

@@ -88,6 +88,16 @@ def test_two_points_do_not_outrank_a_steady_riser() -> None:
     assert (got["D"]["is_rising"], got["J"]["is_rising"]) == (True, False)
 
 
+def test_ranks_have_no_gaps_when_a_long_history_has_no_estimate_this_month() -> None:
+    """N has five months but no June estimate yet (null: no score, no rank); the ranks of
+    the scored ones run 1, 2 without a gap where N would have been."""
+    history = _history({"D": [1e4 * 2**i for i in range(6)], "N": [1e4] * 5 + [None], "J": [1e3, None, None, None, None, 1e5]})
+    history = pl.concat([history, _history({"N": [0.0]}).with_columns(pl.lit(None, pl.Float64).alias("estimated_listens"))])
+    got = {r["podcast_guid"]: r for r in score_trends(history, JUNE).iter_rows(named=True)}
+    assert (got["D"]["trend_rank"], got["J"]["trend_rank"], got["N"]["trend_rank"]) == (1, 2, None)
+    assert got["N"]["trend_score"] is None and got["N"]["months_used"] == 5
+
+
 def test_rising_needs_a_margin_above_ten_percent_a_month() -> None:
     # Two big shows exactly on their lines: noise 0.0125 and shrinkage 14/15 as above.
     # +11% a month scores 1.11^(14/15) - 1 = 0.1023: growing, but under RISING_MIN_GROWTH
