@@ -21,6 +21,8 @@ from podcast_assets.planning import merge_ranges, plan
 from podcast_assets.providers.specs import PROVIDERS
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.settings import get_settings
+from podcast_assets.storage import ledger
+from podcast_assets.storage.archive import archive
 from podcast_assets_tests.conftest import (
     CATALOG_KEYS,
     GUID_A,
@@ -347,8 +349,6 @@ def test_empty_lakehouse_plans_nothing(instance, lakehouse, settings, source: st
 def test_files_dated_outside_the_partitions_are_named_not_planned(tmp_path) -> None:
     from podcast_assets.planning import outside_partitions, plan
     from podcast_assets.settings import Settings
-    from podcast_assets.storage import ledger
-    from podcast_assets.storage.archive import archive
 
     settings = Settings(lakehouse_dir=str(tmp_path / "lakehouse"))
     folder = settings.landing("cirrus")
@@ -390,18 +390,19 @@ def test_a_corrected_file_of_the_same_size_and_mtime_is_new_work(instance, lakeh
     assert silver_rows(settings, "cirrus") == [(PODNEWS_GUID, None, "2025-03-05", "day", 194, None)]
 
 
-def test_show_directories_of_equal_size_and_mtime_are_both_ingested(instance, lakehouse, settings, drops: Drops) -> None:
-    """Every provider's directory is called shows.csv: what one provider delivered must not
-    make another's look already handled."""
-    aurora = drops.shows("aurora", {"au_1": PODNEWS})
+def test_one_providers_directory_does_not_stand_for_anothers(instance, lakehouse, settings, drops: Drops) -> None:
+    """Every provider's directory is called shows.csv. The ledger holds aurora's delivery
+    of a shows.csv whose fingerprint is exactly that of boreal's (as a copy keeping size
+    and times would give): boreal's directory is still its own, and is ingested."""
+    drops.shows("aurora", {"au_1": PODNEWS})
     execute_all(instance, lakehouse, tick(instance, lakehouse, "aurora", None).run_requests)
-    boreal = drops.shows("boreal", {"BO_1": PODNEWS})  # later, the same size, its mtime set alike
-    assert aurora.stat().st_size == boreal.stat().st_size
-    os.utime(boreal, ns=(aurora.stat().st_atime_ns, aurora.stat().st_mtime_ns))
+    boreal = drops.shows("boreal", {"BO_1": PODNEWS})
+    same = archive(settings, "aurora", boreal)  # an aurora ledger entry with boreal's name and fingerprint
+    ledger.record(settings, [ledger.entry(same, "ingested", rows=1)])
     execute_all(instance, lakehouse, tick(instance, lakehouse, "boreal", None).run_requests)
     directory = pl.read_delta(settings.delta("bronze", "show_directory"))
     assert sorted(directory.select("provider", "show_id").rows()) == [("aurora", "au_1"), ("boreal", "BO_1")]
-    assert plan(settings, ["aurora", "boreal"]) == []
+    assert plan(settings, ["boreal"]) == []
 
 
 def test_a_recrawl_that_maps_shows_as_before_re_resolves_nothing(instance, lakehouse, settings, drops: Drops) -> None:

@@ -171,10 +171,12 @@ def test_bad_files_raise_drop_error_naming_row_and_rule(
 
 
 def test_blank_lines_hold_no_rows_and_ids_lose_their_blanks(tmp_path: Path) -> None:
-    """A trailing blank line (or one of spaces) is no row; a show id compares without the
-    blanks around it, as the directory's ids do (the episode guid is kept verbatim)."""
-    df = read(tmp_path, "boreal", "b.csv", BOREAL_HEADER + "2025-03-03, s1 , e ,t,1\r\n\r\n   \r\n2025-03-03,s2,e,t,2\r\n\r\n")
-    assert df.select("show_id", "episode_guid", "listens", "source_row").rows() == [("s1", " e ", 1, 1), ("s2", "e", 2, 4)]
+    """A line with nothing in it (blank, spaces, only commas) is no row, wherever it is;
+    a show id compares without the blanks around it, as the directory's ids do (the
+    episode guid is kept verbatim)."""
+    data = BOREAL_HEADER + "2025-03-03, s1 , e ,t,1\r\n\r\n   \r\n,,,,\r\n2025-03-03,s2,e,t,2\r\n\r\n"
+    df = read(tmp_path, "boreal", "b.csv", data)
+    assert df.select("show_id", "episode_guid", "listens", "source_row").rows() == [("s1", " e ", 1, 1), ("s2", "e", 2, 5)]
 
 
 def test_reported_name_is_the_landed_name(tmp_path: Path) -> None:

@@ -82,10 +82,10 @@ def _raw_csv(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
         raise DropError(file, f"not valid CSV: {str(exc).splitlines()[0]}") from None
     _require(df.columns, spec, file, dict(spec.fields))
     first, *rest = df.columns
-    blank_line = pl.all_horizontal(pl.col(rest).is_null()) & pl.col(first).fill_null("").str.strip_chars().eq("")
+    empty_line = pl.all_horizontal(pl.col(rest).is_null()) & pl.col(first).fill_null("").str.strip_chars().eq("")
     return (
         df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("source_row"))
-        .filter(~blank_line)  # a blank line (one at the end, say) holds no row; its number is skipped
+        .filter(~empty_line)  # a line with nothing in it (blank, or only separators) is no row
         .select(*(pl.col(src).alias(canon) for canon, src in spec.fields.items()), "source_row")
     )
 
@@ -101,9 +101,9 @@ def _field_expr(source: str) -> pl.Expr:
 def _raw_ndjson(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
     lines = data.split(b"\n")
     line_numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
-    # Top-level fields as their JSON text: inferring a type would widen a column to what its
-    # oddest line holds (12 and 3.5 both read as floats), so the typing step below could
-    # not name the line at fault.
+    # Top-level fields as text (numbers as polars writes them: 1e2 is "100"): inferring a
+    # type would widen a column to what its oddest line holds (12 and 3.5 both read as
+    # floats), so the typing step below could not name the line at fault.
     as_text = {src: pl.String for src in spec.fields.values() if "." not in src}
     try:
         try:
