@@ -10,7 +10,8 @@ loop of the throughput targets (50,000 events/s in batches, 2,000 single-event r
   array, 503 when storage fails. Otherwise 200 ``{"accepted": n, "rejected": [{"index",
   "event_id", "reason"}]}``, sent only after the accepted events are fsynced to the landing
   segment and the rejected ones to the quarantine segment. Errors are
-  ``{"error": code, "detail": text}``; nothing is written for them.
+  ``{"error": code, "detail": text}``; only a 400's body is written (to quarantine, whole),
+  so what an authenticated provider sent is never lost.
 
 ``GET /healthz``: 200 ``{"status": "ready", ...}`` while every writer works, else 503.
 
@@ -28,12 +29,12 @@ import logging
 import math
 import re
 from datetime import datetime, timezone
-from typing import Any, Awaitable, Callable, MutableMapping
+from typing import Any, Awaitable, Callable, MutableMapping, NoReturn
 
 import uvicorn
 from uvicorn.config import LOGGING_CONFIG
 
-from podcast_assets.collector.events import check_events, quarantine_lines
+from podcast_assets.collector.events import check_events, quarantine_body, quarantine_lines
 from podcast_assets.collector.segments import SegmentWriter, WriterUnavailable
 from podcast_assets.settings import Settings
 
@@ -232,15 +233,29 @@ class CollectorApp:
             more = message.get("more_body", False)
         return b"".join(chunks)
 
+    @staticmethod
+    async def _store(*writes: Awaitable[None]) -> None:
+        """Wait for the appends to be on disk; a writer that fails answers 503."""
+        try:
+            await asyncio.gather(*writes)
+        except WriterUnavailable as exc:
+            log.error("could not store events: %s", exc)  # the cause (and its paths) stays in the log
+            raise _HTTPError(503, "storage_unavailable", "events cannot be stored right now; retry later") from None
+
+    async def _refuse(self, provider: _Provider, body: bytes, error: str, detail: str) -> NoReturn:
+        """400, once the whole body is in quarantine: what a provider sent is never lost."""
+        await self._store(provider.quarantine.append(quarantine_body(body, error, datetime.now(timezone.utc))))
+        raise _HTTPError(400, error, detail)
+
     async def _ingest(self, provider: _Provider, body: bytes) -> dict[str, Any]:
         try:
             payload = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
         except (ValueError, RecursionError) as exc:
-            raise _HTTPError(400, "malformed_json", f"the body is not valid JSON: {exc}") from None
+            await self._refuse(provider, body, "malformed_json", f"the body is not valid JSON: {exc}")
         if type(payload) is dict:
             payload = [payload]
         elif type(payload) is not list:
-            raise _HTTPError(400, "bad_body", "the body must be one JSON object or an array of objects")
+            await self._refuse(provider, body, "bad_body", "the body must be one JSON object or an array of objects")
         if len(payload) > self.max_events:
             raise _HTTPError(
                 413, "too_many_events", f"an array may hold at most {self.max_events} events, got {len(payload)}"
@@ -252,11 +267,7 @@ class CollectorApp:
             writes.append(provider.landing.append(batch.lines))
         if batch.rejected:
             writes.append(provider.quarantine.append(quarantine_lines(batch.rejected, now)))
-        try:
-            await asyncio.gather(*writes)
-        except WriterUnavailable as exc:
-            log.error("could not store events: %s", exc)  # the cause (and its paths) stays in the log
-            raise _HTTPError(503, "storage_unavailable", "events cannot be stored right now; retry later") from None
+        await self._store(*writes)
         return {
             "accepted": batch.accepted,
             "rejected": [{"index": r.index, "event_id": r.event_id, "reason": r.reason} for r in batch.rejected],

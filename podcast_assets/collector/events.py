@@ -93,10 +93,20 @@ def check_events(events: list[Any], *, now: datetime, data_start: date) -> Check
     return CheckedBatch(b"".join(lines), len(lines), rejected)
 
 
+def _stamp(received_at: datetime) -> str:
+    return received_at.isoformat().replace("+00:00", "Z")
+
+
 def quarantine_lines(rejected: list[Rejection], received_at: datetime) -> bytes:
     """NDJSON quarantine records; ASCII-escaped, so any raw event can be written."""
-    stamp = received_at.isoformat().replace("+00:00", "Z")
     return b"".join(
-        _encode_ascii({"received_at": stamp, "reason": r.reason, "event": r.event}).encode() + b"\n"
+        _encode_ascii({"received_at": _stamp(received_at), "reason": r.reason, "event": r.event}).encode() + b"\n"
         for r in rejected
     )
+
+
+def quarantine_body(body: bytes, reason: str, received_at: datetime) -> bytes:
+    """One quarantine record holding a whole request body that is no event or list of
+    events (its bytes as text, undecodable ones replaced)."""
+    record = {"received_at": _stamp(received_at), "reason": reason, "body": body.decode("utf-8", "replace")}
+    return _encode_ascii(record).encode() + b"\n"

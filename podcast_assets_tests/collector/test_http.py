@@ -116,11 +116,13 @@ def test_max_events_is_accepted(collector: Collector) -> None:
         (b"42", "bad_body"),
     ],
 )
-def test_malformed_body_is_400(collector: Collector, body: bytes, error: str) -> None:
+def test_malformed_body_is_400_and_kept_whole_in_quarantine(collector: Collector, body: bytes, error: str) -> None:
     response = collector.client.post(EVENTS, content=body, headers=AUTH)
     assert response.status_code == 400
     assert response.json()["error"] == error
-    assert nothing_written(collector)
+    assert not read_lines(landing_dir(collector.settings))
+    (record,) = read_lines(quarantine_dir(collector.settings))
+    assert (record["reason"], record["body"]) == (error, body.decode("utf-8", "replace"))
 
 
 def test_mixed_batch_accepts_valid_and_quarantines_the_rest(collector: Collector) -> None:
