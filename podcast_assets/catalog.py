@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
@@ -260,12 +260,13 @@ class _Crawl(NamedTuple):
     feed: Feed
 
 
-def build_catalog(paths: Iterable[Path]) -> Catalog:
+def build_catalog(paths: Iterable[Path], crawled_ns: Mapping[Path, int] | None = None) -> Catalog:
     """Parse every crawl in ``paths`` into a ``Catalog``. A file that raises
     ``CatalogError`` goes to ``Catalog.failures`` and does not block the others.
 
-    Crawls are ordered by file mtime, ties broken by file name (then full path); the
-    later one is the newer crawl. ``crawled_at`` is that mtime in UTC.
+    Crawls are ordered by crawl time, ties broken by file name (then full path); the
+    later one is the newer crawl. The crawl time is ``crawled_ns[path]`` (ns since the
+    epoch) when given, else the file's mtime; ``crawled_at`` is it in UTC.
     """
     crawls: list[_Crawl] = []
     failures: list[CatalogError] = []
@@ -275,7 +276,7 @@ def build_catalog(paths: Iterable[Path]) -> Catalog:
         except CatalogError as err:
             failures.append(err)
             continue
-        crawls.append(_Crawl(path, path.stat().st_mtime_ns, feed))
+        crawls.append(_Crawl(path, (crawled_ns or {}).get(path) or path.stat().st_mtime_ns, feed))
     crawls.sort(key=lambda crawl: (crawl.mtime_ns, crawl.path.name, str(crawl.path)))
 
     newest_by_guid: dict[str, int] = {}

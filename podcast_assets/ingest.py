@@ -220,8 +220,14 @@ def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Ou
     Feed URLs mapped before keep their guid unless a crawl now maps them otherwise."""
     entries_ = ledger.read(settings, CATALOG)
     done = ledger.handled(entries_)
-    deliveries = {d.archive_path: d for d in (archive(settings, CATALOG, p) for p in landing.catalog_files(settings))}
-    catalog = build_catalog(deliveries)
+    deliveries, crawled_ns = {}, {}
+    for path in landing.catalog_files(settings):
+        delivery = archive(settings, CATALOG, path)
+        deliveries[delivery.archive_path] = delivery
+        # the landed file's mtime is the crawl time: an unchanged feed crawled again shares
+        # its archived copy (and that copy's older mtime) with the first crawl of those bytes
+        crawled_ns[delivery.archive_path] = max(path.stat().st_mtime_ns, crawled_ns.get(delivery.archive_path, 0))
+    catalog = build_catalog(deliveries, crawled_ns)
     bad = {err.file: err for err in catalog.failures}
     last_good = (
         entries_.filter((pl.col("status") == "ingested") & pl.col("file_name").is_in([deliveries[p].file_name for p in bad]))
@@ -230,7 +236,7 @@ def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Ou
         .get_column("archive_path")
     )
     if bad:
-        catalog = build_catalog([p for p in deliveries if p not in bad] + [Path(p) for p in last_good])
+        catalog = build_catalog([p for p in deliveries if p not in bad] + [Path(p) for p in last_good], crawled_ns)
     catalog = catalog.keeping_urls_of(delta.read(settings.delta("silver", "feed_urls"), schema=FEED_URLS_SCHEMA))
     out, entries = Outcome(), []
     for path, delivery in deliveries.items():

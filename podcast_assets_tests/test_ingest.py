@@ -11,7 +11,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -441,6 +441,23 @@ def test_a_show_that_moved_hosts_keeps_its_old_url_when_its_crawl_file_is_overwr
     drops.cirrus("2025-03-05", [("https://old-host.example/feed", 4)])
     assert ingest(instance, lakehouse, "cirrus", "2025-03-05").success
     assert silver(settings, "cirrus").select("podcast_guid", "listens").rows() == [(GUID_A, 4)]
+
+
+def test_an_unchanged_feed_crawled_again_is_the_newest_crawl(instance, lakehouse, settings, drops: Drops) -> None:
+    """The show moved to a new host; the old host still serves its stale feed (same guid).
+    new.xml is crawled (day 1), old.xml (day 2), then new.xml again, unchanged (day 3): its
+    bytes are archived already, with day 1's mtime, yet day 3 is its crawl time, so the
+    new host's crawl is the newest and the podcast's URL is the new one."""
+    day = lambda n: datetime(2025, 3, n, tzinfo=timezone.utc)  # noqa: E731
+    drops.feed("new.xml", "https://new-host.example/feed", podcast_guid=GUID_A, mtime=day(1))
+    load_catalog(instance, lakehouse)
+    drops.feed("old.xml", "https://old-host.example/feed", podcast_guid=GUID_A, mtime=day(2))
+    load_catalog(instance, lakehouse)
+    assert pl.read_delta(settings.delta("silver", "podcasts"))["feed_url"].to_list() == ["https://old-host.example/feed"]
+    drops.feed("new.xml", "https://new-host.example/feed", podcast_guid=GUID_A, mtime=day(3))
+    load_catalog(instance, lakehouse)
+    podcasts = pl.read_delta(settings.delta("silver", "podcasts"))
+    assert podcasts.select("feed_url", "crawled_at").rows() == [("https://new-host.example/feed", day(3))]
 
 
 # ---- restatements and idempotence -----------------------------------------------------------------
