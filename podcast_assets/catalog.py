@@ -33,9 +33,9 @@ from podcast_assets import identity
 
 ATOM_NS = "http://www.w3.org/2005/Atom"
 PODCAST_NS = "https://podcastindex.org/namespace/1.0"
+# The namespace's first URI, still declared by many feeds: the same elements.
+_PODCAST_NAMESPACES = (PODCAST_NS, "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md")
 _ATOM_LINK = f"{{{ATOM_NS}}}link"
-_PODCAST_GUID = f"{{{PODCAST_NS}}}guid"
-_PODCAST_PERSON = f"{{{PODCAST_NS}}}person"
 DEFAULT_ROLE = "host"  # Podcasting 2.0: a <podcast:person> without a role is a host.
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -167,10 +167,15 @@ def _text(element: ET.Element | None) -> str | None:
     return text or None
 
 
+def _podcast_elements(parent: ET.Element, name: str) -> list[ET.Element]:
+    """``parent``'s ``<podcast:name>`` children, under either URI of the namespace."""
+    return [element for ns in _PODCAST_NAMESPACES for element in parent.iterfind(f"{{{ns}}}{name}")]
+
+
 def _persons(parent: ET.Element, file: Path, where: str) -> list[tuple[str, str, str]]:
     """``(creator_id, creator_name, role)`` of ``parent``'s ``<podcast:person>`` children."""
     out: list[tuple[str, str, str]] = []
-    for person in parent.iterfind(_PODCAST_PERSON):
+    for person in _podcast_elements(parent, "person"):
         name = _text(person)
         if name is None:
             raise CatalogError(file, f"{where} has a <podcast:person> without a name")
@@ -215,7 +220,7 @@ def parse_feed(path: Path) -> Feed:
         raise CatalogError(path, 'feed has no <atom:link rel="self"> href')
     if not identity.is_absolute_url(feed_url):  # "/rss" would make every such show one podcast
         raise CatalogError(path, f'the <atom:link rel="self"> href {feed_url!r} is not an absolute URL')
-    own_guid = _text(channel.find(_PODCAST_GUID))
+    own_guid = _text(next(iter(_podcast_elements(channel, "guid")), None))
     guid_source: Literal["feed", "derived"] = "derived" if own_guid is None else "feed"
     if own_guid is None:
         podcast_guid = identity.podcast_guid_for_url(feed_url)

@@ -116,6 +116,17 @@ def test_a_repeated_item_is_not_read_at_all(tmp_path: Path) -> None:
     assert [e.episode_guid for e in feed.episodes] == ["e"]
 
 
+def test_the_namespace_first_uri_is_read_too(tmp_path: Path) -> None:
+    """Feeds that declare the Podcasting 2.0 namespace by its first URI keep their
+    podcast:guid and credits (they were read as derived and uncredited)."""
+    legacy = "https://github.com/Podcastindex-org/podcast-namespace/blob/main/docs/1.0.md"
+    xml = rss_feed_xml("https://x.example/f", "F", [{"guid": "e", "title": "E", "published_at": T0,
+                                                     "persons": [("Ann", "guest", None)]}], podcast_guid=GUID_A)
+    feed = parse_feed(write(tmp_path, "f.xml", xml.replace("https://podcastindex.org/namespace/1.0", legacy)))
+    assert (feed.podcast_guid, feed.guid_source) == (GUID_A, "feed")
+    assert feed.credits == (Credit("e", "ann", "Ann", "guest", "item"),)
+
+
 def test_self_link_relation_is_case_insensitive(tmp_path: Path) -> None:
     feed = parse_feed(write(tmp_path, "f.xml", _channel('<atom:link rel="SELF" href="https://x.example/f"/>',
                                                         self_link=False)))
