@@ -81,13 +81,13 @@ _VIEWS = (
        WHERE e.estimated_listens IS NOT NULL""",
     """CREATE VIEW latest_month_top_podcasts AS
        SELECT * FROM monthly_top_podcasts
-       WHERE month = (SELECT max(month) FROM podcast_monthly_estimates)""",
+       WHERE month = (SELECT max(month) FROM monthly_top_podcasts)""",
     """CREATE VIEW rising_podcasts AS
        SELECT r.month, r.trend_rank, r.podcast_guid, t.title, r.estimated_listens, r.trend_score
        FROM podcast_trends r LEFT JOIN podcast_titles t USING (podcast_guid)
        WHERE r.is_rising""",
     """CREATE VIEW latest_month_rising_podcasts AS
-       SELECT * FROM rising_podcasts WHERE month = (SELECT max(month) FROM podcast_trends)""",
+       SELECT * FROM rising_podcasts WHERE month = (SELECT max(month) FROM monthly_top_podcasts)""",
 )
 
 

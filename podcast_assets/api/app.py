@@ -178,7 +178,9 @@ def _title_or_404(snap: Snapshot, guid: str) -> str | None:
 
 
 def _chart_month(snap: Snapshot, table: str, month: str | None) -> date | None:
-    """The requested month, or the latest one in ``table`` (a constant name)."""
+    """The requested month, or the latest one in ``table`` (a constant name). The charts of
+    podcasts default to the latest month with an estimate (``monthly_top_podcasts`` holds
+    only those): on the first days of a month nothing is estimated yet."""
     if month is not None:
         return _month_date(month)
     return snap.rows(f"SELECT max(month) AS month FROM store.{table}")[0]["month"]
@@ -259,7 +261,7 @@ def create_app(settings: Settings) -> FastAPI:
         """The month's most listened podcasts, rounded for display."""
 
         def build(snap: Snapshot) -> m.TopChart:
-            chart_month = _chart_month(snap, "podcast_monthly_estimates", month)
+            chart_month = _chart_month(snap, "monthly_top_podcasts", month)
             rows, total = _page(
                 snap,
                 "SELECT chart_rank, podcast_guid, title, estimated_listens, status "
@@ -283,7 +285,7 @@ def create_app(settings: Settings) -> FastAPI:
         """The month's fastest-rising podcasts, rounded for display."""
 
         def build(snap: Snapshot) -> m.RisingChart:
-            chart_month = _chart_month(snap, "podcast_trends", month)
+            chart_month = _chart_month(snap, "monthly_top_podcasts", month)  # a month with estimates
             rows, total = _page(
                 snap,
                 "SELECT trend_rank, podcast_guid, title, estimated_listens FROM store.rising_podcasts WHERE month = ?",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
+import duckdb
+import polars as pl
 import pytest
 
 from podcast_assets.api.models import two_significant
-from podcast_assets.serving import store_path
+from podcast_assets.serving import publish_serving_store, store_path
 
 from .conftest import (
     UNKNOWN,
@@ -17,7 +20,9 @@ from .conftest import (
     D,
     E,
     F,
+    MAR,
     RunningApi,
+    gold_tables,
     lakehouse,
     publish,
     running_api,
@@ -274,6 +279,24 @@ def test_a_republished_store_is_served_at_once(tmp_path: Path) -> None:
         publish(settings, extra_podcast=UNKNOWN)
         assert live.get("/v1/charts/top").json()["total"] == 5
         assert live.get(f"/v1/podcasts/{UNKNOWN}/estimates").status_code == 200
+
+
+def test_charts_default_to_the_latest_month_with_estimates(tmp_path: Path) -> None:
+    """April has begun: F has a few listens, but nothing to scale them by has landed, so
+    April has no estimate yet. The charts (and their analyst views) stay on March."""
+    settings = lakehouse(tmp_path)
+    tables = gold_tables()
+    april = dt.date(2025, 4, 1)
+    for name, row in (("podcast_monthly_estimates", (april, F, 2, None, None, None, 0, "preliminary")),
+                      ("podcast_trends", (april, F, None, None, None, False))):
+        tables[name] = pl.concat([tables[name], pl.DataFrame([row], schema=tables[name].schema, orient="row")])
+    publish_serving_store(tables, store_path(settings.serving_dir))
+    with running_api(settings) as live:
+        top, rising = live.get("/v1/charts/top").json(), live.get("/v1/charts/rising").json()
+    assert (top["month"], top["total"], rising["month"], rising["total"]) == ("2025-03", 4, "2025-03", 2)
+    with duckdb.connect(str(store_path(settings.serving_dir)), read_only=True) as conn:
+        assert conn.execute("SELECT DISTINCT month FROM latest_month_top_podcasts").fetchall() == [(MAR,)]
+        assert conn.execute("SELECT DISTINCT month FROM latest_month_rising_podcasts").fetchall() == [(MAR,)]
 
 
 def test_browsers_on_other_origins_may_read(api: RunningApi) -> None:
