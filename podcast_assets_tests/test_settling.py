@@ -11,8 +11,9 @@ import pytest
 
 from podcast_assets import sample_data
 from podcast_assets.assets.gold import ESTIMATES
-from podcast_assets.definitions import materializable
+from podcast_assets.definitions import defs, materializable
 from podcast_assets.refresh import refresh
+from podcast_assets.resources import LakehouseResource
 from podcast_assets.settings import get_settings
 from podcast_assets.settling import settling_work
 
@@ -46,6 +47,13 @@ def test_a_month_becomes_final_once_the_grace_period_has_passed(lakehouse: Path,
         later = get_settings()
         work = settling_work(later)
         assert [(w.assets, w.first_partition) for w in work if w.assets == (ESTIMATES,)] == [((ESTIMATES,), "2025-02-01")]
+        # the gold_settling sensor asks for exactly that work, as the daemon would
+        context = dg.build_sensor_context(instance=instance, definitions=defs,
+                                          resources={"lakehouse": LakehouseResource(lakehouse_dir=later.lakehouse_dir)})
+        tick = defs.resolve_sensor_def("gold_settling").evaluate_tick(context)
+        assert [(r.asset_selection, r.partition_key) for r in tick.run_requests] == [
+            (list(w.assets), w.first_partition) for w in work
+        ]
         assert refresh(later, instance, materializable, echo=lambda _: None).ok
         assert _statuses(later) == {"2025-01-01": {"final"}, "2025-02-01": {"final"}}
         assert [w for w in settling_work(later) if w.assets == (ESTIMATES,)] == []  # settled once
