@@ -32,12 +32,12 @@ def cmd_refresh(settings: Settings) -> int:
     return 1
 
 
-def cmd_demo(settings: Settings, seed: int) -> int:
+def cmd_demo(settings: Settings, seed: int, preset: str) -> int:
     from podcast_assets import sample_data
     from podcast_assets.demo import summary
 
     print(f"demo: writing sample drops for every provider into {settings.root / 'landing'}")
-    market = sample_data.generate_market("demo", seed=seed, market_shares=dict(settings.market_shares))
+    market = sample_data.generate_market(preset, seed=seed, market_shares=dict(settings.market_shares))
     written = sample_data.write_drops(market, settings)
     for provider_name, files in sorted(written.files.items()):
         print(f"  {provider_name:8s} {files:4d} files, {written.rows.get(provider_name, 0):8d} rows")
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="sample drops for every provider, ingest them, print the results")
     demo.add_argument("--seed", type=int, default=7)
+    demo.add_argument("--preset", default="demo", choices=["tiny", "demo"], help="the sample market's size")
     sub.add_parser("refresh", help="ingest every landed drop not yet ingested; exit 0 only if all succeeded")
     collector = sub.add_parser("collector", help="serve the aurora event endpoint")
     collector.add_argument("--host", default="127.0.0.1")
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "keys":
         return cmd_keys(settings, args)
     if args.command == "demo":
-        return cmd_demo(settings, args.seed)
+        return cmd_demo(settings, args.seed, args.preset)
     if args.command == "collector":
         from podcast_assets.collector import serve
 

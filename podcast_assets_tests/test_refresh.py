@@ -94,6 +94,26 @@ def test_quarantined_day_comes_back_when_redelivered_fixed(instance, settings, d
     assert totals.rows() == [(date.fromisoformat(day), 100 + i) for i, day in enumerate(days, start=1)]
 
 
+def test_cli_demo_runs_the_main_job_end_to_end(
+    settings, dagster_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's first command, on the tiny sample market: drops for every provider and
+    the catalog, one refresh through Dagster, and the summary the website would show."""
+    monkeypatch.setenv("PODCAST_LAKEHOUSE_DIR", settings.lakehouse_dir)
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+
+    assert main(["demo", "--preset", "tiny"]) == 0
+
+    out = capsys.readouterr().out
+    assert "refresh: done" in out and "all succeeded" in out
+    assert "Top podcasts, February 2025" in out and "(none yet)" not in out
+    listens = pl.read_delta(settings.delta("silver", "listens"))
+    assert set(listens.get_column("provider")) == {"aurora", "boreal", "cirrus", "dune", "ember"}
+    for table in ("podcast_monthly_estimates", "episode_first_30_days", "podcast_trends", "creator_popularity"):
+        assert pl.read_delta(settings.delta("gold", table)).height > 0, table
+    assert (settings.serving_dir / "serving.duckdb").exists()
+
+
 def test_cli_refresh_bad_file_in_the_middle_of_a_range(
     instance, settings, dagster_home: Path, drops: Drops, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
