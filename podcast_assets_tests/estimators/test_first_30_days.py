@@ -158,6 +158,7 @@ def test_a_window_ends_exactly_30_days_after_publication() -> None:
     as of Apr 19 (midnight) and not as of Apr 18, with everything landed either way."""
     rows, cov = _world(until=date(2025, 5, 1))
     at_midnight = episodes([("P", "X", utc(2025, 3, 20))])
+
     def complete(as_of: date) -> bool:
         return estimate_first_30_days(rows, cov, PROVIDERS, at_midnight, MARCH, as_of)["window_complete"][0]
 

@@ -168,7 +168,6 @@ def test_row_order_changes_nothing(data: tuple[pl.DataFrame, set[str]], seed: in
     assert_frame_equal(score_trends(shuffled(history, seed), JUNE), expected, check_exact=False, rel_tol=1e-9)
 
 
-
 @pytest.mark.parametrize("observed_fraction", [0.01, 0.3, 1.0])
 def test_twin_series_rank_alike_whatever_the_row_order(observed_fraction: float) -> None:
     """Two podcasts with the same history get scores equal to the last bit however the rows
