@@ -97,10 +97,15 @@ def test_a_gold_step_failing_for_a_passing_reason_is_retried_in_its_run(env) -> 
     assert refresh(settings, instance, materializable, echo=lambda _: None).ok
     trends = block_table(settings, "gold", "podcast_trends")
 
+    def up_for_retry() -> bool:
+        runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]), limit=1)
+        return bool(runs) and bool(
+            instance.get_records_for_run(runs[0].run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY).records
+        )
+
     def clear_the_way_after_the_first_failure() -> None:
         deadline = time.monotonic() + 60
-        retry = dg.EventRecordsFilter(dg.DagsterEventType.STEP_UP_FOR_RETRY)
-        while time.monotonic() < deadline and not instance.get_event_records(retry, limit=1):
+        while time.monotonic() < deadline and not up_for_retry():
             time.sleep(0.02)
         trends.unlink()
 
