@@ -127,13 +127,18 @@ def score_trends(history: pl.DataFrame, month: date) -> pl.DataFrame:
     - extras: ``growth_raw`` (exp(b) - 1 for the plain weighted slope b over all months),
       ``growth_se`` (standard error of the slope, log per month), ``months_used``.
 
-    Score and rank are null where ``month``'s estimate is null (nothing landed yet).
+    Score and rank are null where ``month``'s estimate is null (nothing landed yet) or 0
+    (nothing to grow from: a podcast that fell to no listens is not rising).
     """
     first = add_months(month, -(TREND_MONTHS - 1))
     # sorted, so every sum adds in the same order whatever the input's row order: near-equal
     # scores then come out bit-for-bit the same, and so does their ranking
     window = history.filter(pl.col("month").is_between(first, month)).sort("podcast_guid", "month")
-    current = window.filter(pl.col("month") == month).select("podcast_guid", "estimated_listens")
+    current = window.filter(pl.col("month") == month).select(
+        "podcast_guid", "estimated_listens",
+        # a month with no estimate, or an estimate of 0, is nothing to grow from: no score
+        ((pl.col("estimated_listens") > 0) & (pl.col("observed_listens") > 0)).fill_null(False).alias("scorable"),
+    )
     months_back = (pl.col("month").dt.year() - month.year) * 12 + pl.col("month").dt.month() - month.month
     points = window.filter(pl.col("estimated_listens") > 0, pl.col("observed_listens") > 0).select(
         "podcast_guid",
@@ -150,7 +155,7 @@ def score_trends(history: pl.DataFrame, month: date) -> pl.DataFrame:
         current.join(slopes, on="podcast_guid", how="left")
         .with_columns(pl.col("n").fill_null(0))
         .with_columns(
-            pl.when(pl.col("estimated_listens").is_not_null()).then(shrunk.exp() - 1).alias("trend_score"),
+            pl.when(pl.col("scorable")).then(shrunk.exp() - 1).alias("trend_score"),
             pl.when(fitted).then(pl.col("b").exp() - 1).alias("growth_raw"),
             pl.when(fitted).then(pl.col("se")).alias("growth_se"),
             pl.col("n").cast(pl.Int32).alias("months_used"),

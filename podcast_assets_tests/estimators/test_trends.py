@@ -157,7 +157,7 @@ def test_steady_or_declining_is_never_rising(data: tuple[pl.DataFrame, set[str]]
     out = score_trends(history, JUNE)
     flagged = set(out.filter(pl.col("is_rising"))["podcast_guid"])
     assert not flagged & down
-    assert all(s <= 1e-9 for s in out.filter(pl.col("podcast_guid").is_in(list(down)))["trend_score"])
+    assert all(s is None or s <= 1e-9 for s in out.filter(pl.col("podcast_guid").is_in(list(down)))["trend_score"])
 
 
 @PROPS
@@ -166,6 +166,16 @@ def test_row_order_changes_nothing(data: tuple[pl.DataFrame, set[str]], seed: in
     history, _ = data
     expected = score_trends(history, JUNE)
     assert_frame_equal(score_trends(shuffled(history, seed), JUNE), expected, check_exact=False, rel_tol=1e-9)
+
+
+def test_a_podcast_that_fell_to_zero_is_not_rising() -> None:
+    """Z doubled for five months, then June's estimate is 0 (a landed provider's row of 0
+    listens): nothing to grow from, so no score and no rank, and R, rising steadily,
+    is first."""
+    history = _history({"Z": [1e4 * 2**i for i in range(5)] + [0.0], "R": [1e4 * 1.5**i for i in range(6)]})
+    got = {r["podcast_guid"]: r for r in score_trends(history, JUNE).iter_rows(named=True)}
+    assert (got["Z"]["trend_score"], got["Z"]["trend_rank"], got["Z"]["is_rising"]) == (None, None, False)
+    assert (got["R"]["trend_rank"], got["R"]["is_rising"]) == (1, True)
 
 
 @pytest.mark.parametrize("observed_fraction", [0.01, 0.3, 1.0])
