@@ -47,7 +47,7 @@ PODCASTS_SCHEMA = pl.Schema(
         "title": pl.String,  # null when the channel has no <title>
         "guid_source": pl.String,  # 'feed' (own <podcast:guid>) or 'derived' (from the URL)
         "source_file": pl.String,  # the crawl this row comes from
-        "crawled_at": pl.Datetime("us", "UTC"),  # that file's mtime
+        "crawled_at": pl.Datetime("us", "UTC"),  # when it was crawled (its landed file's mtime)
     }
 )
 EPISODES_SCHEMA = pl.Schema(
@@ -168,8 +168,10 @@ def _text(element: ET.Element | None) -> str | None:
 
 
 def _podcast_elements(parent: ET.Element, name: str) -> list[ET.Element]:
-    """``parent``'s ``<podcast:name>`` children, under either URI of the namespace."""
-    return [element for ns in _PODCAST_NAMESPACES for element in parent.iterfind(f"{{{ns}}}{name}")]
+    """``parent``'s ``<podcast:name>`` children, under either URI of the namespace, in
+    document order."""
+    tags = {f"{{{ns}}}{name}" for ns in _PODCAST_NAMESPACES}
+    return [element for element in parent if element.tag in tags]
 
 
 def _persons(parent: ET.Element, file: Path, where: str) -> list[tuple[str, str, str]]:
@@ -258,7 +260,7 @@ def parse_feed(path: Path) -> Feed:
 
 
 class _Crawl(NamedTuple):
-    """A parsed file and its mtime (which orders crawls of the same feed)."""
+    """A parsed file and its crawl time (which orders crawls of the same feed)."""
 
     path: Path
     mtime_ns: int

@@ -26,9 +26,9 @@ def _section(title: str, rows: list[str]) -> list[str]:
 
 def summary(settings: Settings) -> str:
     estimates = _gold(settings, "podcast_monthly_estimates")
-    if estimates.is_empty():
+    month = estimates.filter(pl.col("estimated_listens").is_not_null()).get_column("month").max() if estimates.height else None
+    if month is None:  # the latest month with an estimate, as the website's charts show
         return "no estimates yet"
-    month = estimates.filter(pl.col("observed_listens") > 0).get_column("month").max()
     titles = _titles(settings)
     top = (
         estimates.filter(pl.col("month") == month, pl.col("estimated_listens").is_not_null())

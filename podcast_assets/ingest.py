@@ -25,7 +25,7 @@ from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.schemas import SHOW_DIRECTORY, bronze_schema, empty_frame, provider_names, validate
 from podcast_assets.settings import Settings
 from podcast_assets.storage import delta, ledger
-from podcast_assets.storage.archive import Delivery, archive, fingerprint, quarantine
+from podcast_assets.storage.archive import Delivery, archive, fingerprint, landed_mtime_ns, quarantine
 
 
 @dataclass
@@ -233,10 +233,13 @@ def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Ou
         entries_.filter((pl.col("status") == "ingested") & pl.col("file_name").is_in([deliveries[p].file_name for p in bad]))
         .sort("recorded_at")
         .unique("file_name", keep="last")
-        .get_column("archive_path")
+        .select("archive_path", "fingerprint")
     )
+    for archived, landed in last_good.iter_rows():  # a stand-in keeps the crawl time it was delivered with
+        crawled_ns[Path(archived)] = max(landed_mtime_ns(landed), crawled_ns.get(Path(archived), 0))
     if bad:
-        catalog = build_catalog([p for p in deliveries if p not in bad] + [Path(p) for p in last_good], crawled_ns)
+        catalog = build_catalog([p for p in deliveries if p not in bad] + [Path(p) for p in last_good["archive_path"]],
+                                crawled_ns)
     catalog = catalog.keeping_urls_of(delta.read(settings.delta("silver", "feed_urls"), schema=FEED_URLS_SCHEMA))
     out, entries = Outcome(), []
     for path, delivery in deliveries.items():

@@ -54,13 +54,23 @@ def test_summary_shows_only_podcasts_with_an_estimate(tmp_path: Path) -> None:
     ]
 
 
-def test_an_empty_section_says_so(tmp_path: Path) -> None:
-    """March has listens but no estimate yet, so no trend either; no creator appeared."""
+def test_the_latest_month_with_an_estimate_and_empty_sections(tmp_path: Path) -> None:
+    """April has begun with listens but no estimate yet: the summary stays on March, as
+    the website's charts do. March's trends are not scored and no creator appeared."""
     settings = Settings(lakehouse_dir=str(tmp_path))
-    write_gold(settings, [(MARCH, F, 3, None, None, None, 0, "preliminary")],
-               [(MARCH, F, None, None, None, False)], [])
+    april = date(2025, 4, 1)
+    write_gold(settings,
+               [(MARCH, A, 100, 200.0, 150.0, 260.0, 2, "final"), (april, F, 3, None, None, None, 0, "preliminary")],
+               [(MARCH, A, 200.0, None, None, False)], [])
     assert summary(settings).splitlines() == [
-        "Top podcasts, March 2025 (market-wide estimate, 90% interval):", "  (none yet)",
+        "Top podcasts, March 2025 (market-wide estimate, 90% interval):",
+        f"  {'Podnews':<40s}        200  [150 – 260]  final",
         "Trending, March 2025 (growth a month, shrunk for noise; * = clearly rising):", "  (none yet)",
         "Top creators, March 2025 (ranked by their episodes' listens x lift):", "  (none yet)",
     ]
+
+
+def test_no_estimate_at_all_says_so(tmp_path: Path) -> None:
+    settings = Settings(lakehouse_dir=str(tmp_path))
+    write_gold(settings, [(MARCH, F, 3, None, None, None, 0, "preliminary")], [], [])
+    assert summary(settings) == "no estimates yet"

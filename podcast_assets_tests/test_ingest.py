@@ -458,6 +458,10 @@ def test_an_unchanged_feed_crawled_again_is_the_newest_crawl(instance, lakehouse
     load_catalog(instance, lakehouse)
     podcasts = pl.read_delta(settings.delta("silver", "podcasts"))
     assert podcasts.select("feed_url", "crawled_at").rows() == [("https://new-host.example/feed", day(3))]
+    # day 4: new.xml arrives broken; its last good crawl stands in, with the time it came
+    drops.write("catalog", "new.xml", "<rss><channel><title>cut short")
+    assert not materialize(instance, lakehouse, CATALOG_KEYS).success
+    assert_frame_equal(pl.read_delta(settings.delta("silver", "podcasts")), podcasts)
 
 
 # ---- restatements and idempotence -----------------------------------------------------------------

@@ -11,7 +11,8 @@ loop of the throughput targets (50,000 events/s in batches, 2,000 single-event r
   "event_id", "reason"}]}``, sent only after the accepted events are fsynced to the landing
   segment and the rejected ones to the quarantine segment. Errors are
   ``{"error": code, "detail": text}``; only a 400's body is written (to quarantine, whole),
-  so what an authenticated provider sent is never lost.
+  so what an authenticated provider sent is never lost: if it cannot be, the answer is 503
+  (retry), not 400.
 
 ``GET /healthz``: 200 ``{"status": "ready", ...}`` while every writer works, else 503.
 

@@ -2,7 +2,10 @@
 
 An accepted event is stored as exactly the four contract fields, in a fixed order, with
 ``listened_at`` as received; extra fields are dropped. A rejected event is stored in
-quarantine as ``{"received_at", "reason", "event"}`` with the raw event.
+quarantine as ``{"received_at", "reason", "event"}`` with the raw event; a request body
+that holds no events at all (not JSON, or not an object or a list) as
+``{"received_at", "reason", "body"}`` with its text, or ``"body_base64"`` when it is not
+UTF-8 (so its bytes come back exactly).
 
 Reasons are machine-readable: a code, then ``:field`` when one field is at fault:
 ``not_an_object``, ``missing:<field>``, ``not_a_string:<field>``, ``empty:<field>``,
@@ -17,6 +20,7 @@ strict subset of RFC 3339 that every downstream parser reads the same way.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from dataclasses import dataclass
@@ -107,6 +111,10 @@ def quarantine_lines(rejected: list[Rejection], received_at: datetime) -> bytes:
 
 def quarantine_body(body: bytes, reason: str, received_at: datetime) -> bytes:
     """One quarantine record holding a whole request body that is no event or list of
-    events (its bytes as text, undecodable ones replaced)."""
-    record = {"received_at": _stamp(received_at), "reason": reason, "body": body.decode("utf-8", "replace")}
-    return _encode_ascii(record).encode() + b"\n"
+    events: its text, or its bytes in base64 when they are not UTF-8."""
+    record: dict[str, Any] = {"received_at": _stamp(received_at), "reason": reason}
+    try:
+        record["body"] = body.decode("utf-8")
+    except UnicodeDecodeError:
+        record["body_base64"] = base64.b64encode(body).decode("ascii")
+    return _encode_line(record).encode() + b"\n"  # valid UTF-8 text: written as it is

@@ -99,8 +99,8 @@ def estimate_monthly(
       projected) and ``share_sd`` (the month's fitted between-provider share spread).
 
     A podcast whose listens all come from providers with nothing landed for the month has
-    null estimates (nothing to scale yet), even when other providers have landed and saw
-    none of it.
+    null estimates (nothing to scale yet), even when other providers have landed and
+    delivered no row for it.
     """
     end = add_months(month, 1)
     info = providers_frame(providers)

@@ -37,6 +37,11 @@ def fingerprint(path: Path) -> str:
     return f"{stat.st_size}-{stat.st_mtime_ns}-{stat.st_ctime_ns}"
 
 
+def landed_mtime_ns(fingerprint: str) -> int:
+    """The landed file's mtime a ``fingerprint`` recorded (when that delivery landed)."""
+    return int(fingerprint.split("-")[1])
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -122,7 +123,8 @@ def test_malformed_body_is_400_and_kept_whole_in_quarantine(collector: Collector
     assert response.json()["error"] == error
     assert not read_lines(landing_dir(collector.settings))
     (record,) = read_lines(quarantine_dir(collector.settings))
-    assert (record["reason"], record["body"]) == (error, body.decode("utf-8", "replace"))
+    kept = base64.b64decode(record["body_base64"]) if "body_base64" in record else record["body"].encode()
+    assert (record["reason"], kept) == (error, body)  # the very bytes sent (base64 when not UTF-8)
 
 
 def test_mixed_batch_accepts_valid_and_quarantines_the_rest(collector: Collector) -> None:
