@@ -214,20 +214,26 @@ def _read_show_directory(spec: ProviderSpec, delivery: Delivery, now: datetime) 
 CATALOG = "catalog"
 
 
+def _crawl_times(crawls: list[tuple[Path, str]]) -> dict[Path, int]:
+    """Archived crawl -> its crawl time: the landed file's mtime its delivery's fingerprint
+    recorded (an unchanged feed crawled again shares its archived copy, and that copy's
+    older mtime, with the first crawl of those bytes); the latest where crawls share a copy."""
+    times: dict[Path, int] = {}
+    for archived, landed in crawls:
+        times[archived] = max(landed_mtime_ns(landed), times.get(archived, 0))
+    return times
+
+
 def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Outcome]:
     """Every crawled feed in ``landing/catalog/`` into the catalog frames. A feed file that
     does not parse is quarantined and its last good crawl (from the archive) stands in.
     Feed URLs mapped before keep their guid unless a crawl now maps them otherwise."""
     entries_ = ledger.read(settings, CATALOG)
     done = ledger.handled(entries_)
-    deliveries, crawled_ns = {}, {}
-    for path in landing.catalog_files(settings):
-        delivery = archive(settings, CATALOG, path)
-        deliveries[delivery.archive_path] = delivery
-        # the landed file's mtime is the crawl time: an unchanged feed crawled again shares
-        # its archived copy (and that copy's older mtime) with the first crawl of those bytes
-        crawled_ns[delivery.archive_path] = max(path.stat().st_mtime_ns, crawled_ns.get(delivery.archive_path, 0))
-    catalog = build_catalog(deliveries, crawled_ns)
+    delivered = [archive(settings, CATALOG, p) for p in landing.catalog_files(settings)]
+    deliveries = {d.archive_path: d for d in delivered}
+    crawls = [(d.archive_path, d.fingerprint) for d in delivered]
+    catalog = build_catalog(deliveries, _crawl_times(crawls))
     bad = {err.file: err for err in catalog.failures}
     last_good = (
         entries_.filter((pl.col("status") == "ingested") & pl.col("file_name").is_in([deliveries[p].file_name for p in bad]))
@@ -235,11 +241,10 @@ def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Ou
         .unique("file_name", keep="last")
         .select("archive_path", "fingerprint")
     )
-    for archived, landed in last_good.iter_rows():  # a stand-in keeps the crawl time it was delivered with
-        crawled_ns[Path(archived)] = max(landed_mtime_ns(landed), crawled_ns.get(Path(archived), 0))
     if bad:
-        catalog = build_catalog([p for p in deliveries if p not in bad] + [Path(p) for p in last_good["archive_path"]],
-                                crawled_ns)
+        stand_ins = [(Path(archived), landed) for archived, landed in last_good.iter_rows()]
+        catalog = build_catalog([p for p in deliveries if p not in bad] + [p for p, _ in stand_ins],
+                                _crawl_times(crawls + stand_ins))
     catalog = catalog.keeping_urls_of(delta.read(settings.delta("silver", "feed_urls"), schema=FEED_URLS_SCHEMA))
     out, entries = Outcome(), []
     for path, delivery in deliveries.items():
