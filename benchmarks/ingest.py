@@ -14,12 +14,11 @@ Run: ``.venv/bin/python benchmarks/ingest.py [--rows 1000000] [--repeat 3] [--pr
    (``ru_maxrss``; polars and delta-rs allocate natively, which tracemalloc cannot see):
 
    - ``baseline``: ``pl.read_csv(file)`` + ``write_deltalake(table, df)``.
-   - ``pure``: our functions without Dagster: ``ingest_files`` (archive, read, type,
-     pandera-validate, Delta commit, ledger) then silver exactly as the asset does it
-     (read the bronze window, ``to_silver``, pandera-validate, predicate overwrite, record
-     the identity stamp).
-   - ``dagster``: ``dg.materialize([bronze/boreal, silver/boreal_listens])`` for the
-     partition on an ephemeral instance.
+   - ``pure``: our functions without Dagster: ``feed.ingest_feed``, what the feed step
+     runs (archive, read, type, pandera-validate; then the bronze commit on a thread while
+     ``to_silver``, pandera-validate and the silver commit run; then the ledger).
+   - ``dagster``: ``dg.materialize`` of the ``boreal_feed`` step (``bronze/boreal`` and
+     ``silver/boreal_listens``) for the partition on an ephemeral instance.
 
    Before the clock starts, each phase of ours ingests the show directory and the day
    before (so the timed run overwrites a window of existing tables, as every day but the
@@ -196,9 +195,9 @@ def _settings(root: Path):
 
 
 def phase_pure(root: Path, rows: int, profile: Path | None) -> dict[str, Any]:
-    from podcast_assets.ingest import ingest_files, ingest_show_directories
+    from podcast_assets.feed import ingest_feed
+    from podcast_assets.ingest import ingest_show_directories
     from podcast_assets.providers.specs import provider
-    from podcast_assets.silver import write_silver
 
     log = logging.getLogger("bench")
     settings = _settings(root)
@@ -206,16 +205,12 @@ def phase_pure(root: Path, rows: int, profile: Path | None) -> dict[str, Any]:
     one_day = timedelta(days=1)
     # not timed: the directory and the day before (so the tables exist)
     ingest_show_directories(settings, [spec], log)
-    ingest_files(settings, spec, WARM_DAY, DAY, log)
-    write_silver(settings, spec, WARM_DAY, DAY)
+    ingest_feed(settings, spec, WARM_DAY, DAY, log)
 
     def run() -> dict[str, Any]:
-        t0 = time.perf_counter()
-        out = ingest_files(settings, spec, DAY, DAY + one_day, log)
-        t1 = time.perf_counter()
-        write_silver(settings, spec, DAY, DAY + one_day)
-        assert not out.failures, out.failures
-        return {"bronze_s": t1 - t0, "silver_s": time.perf_counter() - t1}
+        out = ingest_feed(settings, spec, DAY, DAY + one_day, log)
+        assert out.bronze is not None and not out.bronze.failures, out.bronze
+        return {}
 
     return {**_timed(run, profile), **_written(settings, spec, DAY, DAY + one_day)}
 
@@ -244,14 +239,14 @@ def phase_dagster(root: Path, rows: int, profile: Path | None) -> dict[str, Any]
     import dagster as dg
 
     from podcast_assets.assets.bronze import bronze_assets
-    from podcast_assets.assets.keys import SHOW_DIRECTORY, bronze_key, silver_key
-    from podcast_assets.assets.silver import silver_assets
+    from podcast_assets.assets.feeds import feed_assets
+    from podcast_assets.assets.keys import SHOW_DIRECTORY, bronze_key
     from podcast_assets.providers.specs import provider
     from podcast_assets.resources import LakehouseResource
 
     spec = provider("boreal")
-    by_key = {a.key: a for a in [*bronze_assets, *silver_assets]}
-    selection = [by_key[bronze_key(spec)], by_key[silver_key(spec)]]
+    by_key = {key: a for a in [*bronze_assets, *feed_assets] for key in a.keys}
+    selection = [by_key[bronze_key(spec)]]  # the feed step: bronze/boreal and silver/boreal_listens
     resources = {"lakehouse": LakehouseResource(lakehouse_dir=str(root))}
     instance = dg.DagsterInstance.ephemeral()
     # not timed: the directory and the day before (the tables exist; Dagster is warm)
@@ -370,9 +365,8 @@ def report(results: dict[str, list[dict[str, Any]]], rows: int) -> None:
     again = min(x["read_write_again_s"] for x in results["baseline"])
     print(f"\nbare:      read_csv {b['read_s']:.3f} s, write_deltalake {b['write_s']:.3f} s; reading that table back "
           f"and writing it again (not in the baseline) {again:.3f} s more")
-    print(f"functions: bronze {p['bronze_s']:.3f} s, silver {p['silver_s']:.3f} s")
     steps = ", ".join(f"{k} {v:.3f} s" for k, v in d["step_s"].items())
-    print(f"dagster:   steps {steps}; overhead over the functions {d['seconds'] - p['seconds']:+.3f} s wall, "
+    print(f"dagster:   step {steps}; overhead over the functions {d['seconds'] - p['seconds']:+.3f} s wall, "
           f"{cpu['dagster'] - cpu['pure']:+.3f} s CPU")
     runs = "; ".join(f"{ph} " + ", ".join(f"{x['seconds']:.2f}" for x in rs) for ph, rs in results.items())
     print(f"every run (wall s): {runs}")

@@ -6,9 +6,8 @@ run records, per period, the *identity stamp* it used (a digest of the rows of
 change, the periods resolved under an older stamp are stale and get resolved again. That is how
 listens of a show that was unmapped become mapped once its directory lands.
 
-A period whose bronze was rewritten after its silver was built is stale as well: a run
-stopped between its bronze and silver steps (killed, or its silver step failed), or bronze
-materialized alone in the UI, would otherwise leave silver on the old delivery for good.
+A period whose bronze was rewritten after its silver was built is stale as well: bronze
+materialized alone in the UI would otherwise leave silver on the old delivery for good.
 """
 
 from __future__ import annotations
@@ -19,11 +18,10 @@ from datetime import date, datetime, timezone
 import polars as pl
 
 from podcast_assets.catalog import FEED_URLS_SCHEMA
-from podcast_assets.partitions import periods_in
 from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.schemas import SHOW_DIRECTORY, empty_frame
 from podcast_assets.settings import Settings
-from podcast_assets.storage import delta, ledger
+from podcast_assets.storage import delta
 
 RESOLVED_FILE = "(silver/listens)"
 
@@ -58,16 +56,15 @@ def identity_stamp(settings: Settings, spec: ProviderSpec) -> str:
     return stamp(spec, read_feed_map(settings), read_show_directory(settings))
 
 
-def record_resolution(settings: Settings, spec: ProviderSpec, stamp: str, start: date, end: date) -> None:
+def resolution_entries(spec: ProviderSpec, stamp: str, periods: list[date]) -> list[dict]:
+    """Ledger rows saying silver's ``periods`` of ``spec`` were resolved under ``stamp``
+    (recorded once those silver rows are committed)."""
     now = datetime.now(timezone.utc)
-    ledger.record(
-        settings,
-        (
-            {"provider": spec.name, "file_name": RESOLVED_FILE, "fingerprint": stamp, "period_start": period,
-             "period_grain": spec.period_grain, "rows": 0, "status": "resolved", "recorded_at": now}
-            for period in periods_in(spec, start, end)
-        ),
-    )
+    return [
+        {"provider": spec.name, "file_name": RESOLVED_FILE, "fingerprint": stamp, "period_start": period,
+         "period_grain": spec.period_grain, "rows": 0, "status": "resolved", "recorded_at": now}
+        for period in periods
+    ]
 
 
 def stale_periods(entries: pl.DataFrame, stamp: str) -> list[date]:

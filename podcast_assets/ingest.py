@@ -36,6 +36,7 @@ class Outcome:
     periods: list[date] = field(default_factory=list)
     failures: list[DropError] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
+    entries: list[dict[str, Any]] = field(default_factory=list)  # ledger rows, recorded once the rows are committed
 
 
 def bronze_table(settings: Settings, spec: ProviderSpec) -> str:
@@ -62,13 +63,14 @@ def _reject(settings: Settings, delivery: Delivery, err: DropError, log: logging
     return ledger.entry(delivery, "quarantined", reason=err.reason(), **where)
 
 
-def ingest_files(settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger) -> Outcome:
-    """Bronze for a daily or monthly provider: each period in ``[start, end)`` with a
-    delivery is replaced by that delivery's rows (a restatement replaces, never adds)."""
+def read_files(settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger) -> Outcome:
+    """Bronze rows for a daily or monthly provider: each period in ``[start, end)`` with a
+    delivery gets that delivery's rows, which will replace the period's (a restatement
+    replaces, never adds). A bad file is quarantined and its period left as it is."""
     now = datetime.now(timezone.utc)
     deliveries = landing.current_deliveries(settings, spec)
     periods = [p for p in periods_in(spec, start, end) if p in deliveries]
-    frames, entries, out = [], [], Outcome()
+    frames, out = [], Outcome()
     for i, period in enumerate(periods, start=1):
         path = deliveries[period]
         delivery = archive(settings, spec.name, path)
@@ -77,17 +79,14 @@ def ingest_files(settings: Settings, spec: ProviderSpec, start: date, end: date,
             df = _with_lineage(read_drop(spec, delivery.archive_path, path.name), delivery, now)
             df = validate(bronze_schema(spec, (period, _next_period(spec, period))), df, path.name, provider_names(spec))
         except DropError as err:
-            entries.append(_reject(settings, delivery, err, log, **where))
+            out.entries.append(_reject(settings, delivery, err, log, **where))
             out.failures.append(err)
             continue
         frames.append(df)
         out.periods.append(period)
-        entries.append(ledger.entry(delivery, "ingested", rows=df.height, **where))
+        out.entries.append(ledger.entry(delivery, "ingested", rows=df.height, **where))
         log.info("%s %s: %d rows from %s (%d/%d)", spec.name, period, df.height, path.name, i, len(periods))
-    if frames:
-        out.rows = pl.concat(frames)
-        delta.overwrite_periods(bronze_table(settings, spec), out.rows, "period_start", out.periods)
-    ledger.record(settings, entries)
+    out.rows = pl.concat(frames) if frames else empty_frame(bronze_schema(spec))
     return out
 
 
@@ -124,9 +123,10 @@ def register_segments(settings: Settings, spec: ProviderSpec, log: logging.Logge
     return out
 
 
-def ingest_events(settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger) -> Outcome:
-    """Bronze for an instant feed: the events of ``[start, end)`` from every registered
-    segment, each ``event_id`` once (delivery is at least once)."""
+def read_events(settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger) -> Outcome:
+    """Bronze rows for an instant feed: the events of ``[start, end)`` from every
+    registered segment, each ``event_id`` once (delivery is at least once). They replace
+    the whole window: every day of it is rebuilt from all its segments."""
     now = datetime.now(timezone.utc)
     entries_ = ledger.read(settings, spec.name)
     bad = set(entries_.filter(pl.col("status") == "quarantined").get_column("delivery_id"))
@@ -151,16 +151,19 @@ def ingest_events(settings: Settings, spec: ProviderSpec, start: date, end: date
     rows = rows.sort("source_file", "source_row").unique("event_id", keep="first", maintain_order=True)
     out.rows = validate(schema, rows.select(list(schema.columns)), f"{spec.name} events")
     out.notes = {"duplicate_events_dropped": total - rows.height, "segments": files.height}
-    delta.overwrite_window(bronze_table(settings, spec), out.rows, "period_start", start, end)
-    out.periods = sorted(set(segments.get_column("period_start")))
-    ledger.record(
-        settings,
-        [
-            ledger.entry(Delivery(spec.name, n, f, d, Path(a)), "ingested", period_start=p, period_grain="day")
-            for n, f, d, a, p in segments.iter_rows()
-        ],
-    )
+    out.periods = list(periods_in(spec, start, end))
+    out.entries = [
+        ledger.entry(Delivery(spec.name, n, f, d, Path(a)), "ingested", period_start=p, period_grain="day")
+        for n, f, d, a, p in segments.iter_rows()
+    ]
     return out
+
+
+def write_bronze(settings: Settings, spec: ProviderSpec, out: Outcome) -> None:
+    """Commit ``out.rows`` in place of the rows of ``out.periods``, in one Delta commit
+    (periods without a good delivery keep their data)."""
+    if out.periods:
+        delta.overwrite_periods(bronze_table(settings, spec), out.rows, "period_start", out.periods)
 
 
 def ingest_show_directories(settings: Settings, specs: list[ProviderSpec], log: logging.Logger) -> Outcome:

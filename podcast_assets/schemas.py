@@ -26,6 +26,20 @@ LINEAGE = {
 }
 
 
+def key_is_unique(columns: list[str]) -> pl.Expr:
+    """True on each row whose ``columns`` together (nulls equal to nulls) appear once: one
+    hash pass, where pandera's ``unique=`` costs about three on a million rows."""
+    return pl.struct(columns).is_unique()
+
+
+def _unique_key(columns: list[str]) -> pa.Check:
+    return pa.Check(lambda data: data.lazyframe.select(key_is_unique(columns)), name="unique_key",
+                    error=f"({', '.join(columns)}) must be unique")
+
+
+SILVER_KEY = ["provider", "podcast_guid", "episode_guid", "period_start", "unmapped_show"]
+
+
 def _period(window: Window | None) -> pa.Column:
     checks = [pa.Check.in_range(window[0], window[1], include_max=False)] if window else []
     return pa.Column(pl.Date, checks)
@@ -73,8 +87,8 @@ def silver_listens_schema(window: Window | None = None) -> pa.DataFrameSchema:
             "listens": pa.Column(pl.Int64, pa.Check.ge(0)),
             "unmapped_show": pa.Column(pl.String, nullable=True),
         },
+        checks=[_unique_key(SILVER_KEY)],
         strict=True,
-        unique=["provider", "podcast_guid", "episode_guid", "period_start", "unmapped_show"],
         name="silver_listens",
     )
 

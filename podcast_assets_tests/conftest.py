@@ -32,8 +32,8 @@ import pytest
 
 from podcast_assets.assets.bronze import bronze_assets
 from podcast_assets.assets.catalog import catalog_assets
+from podcast_assets.assets.feeds import feed_assets
 from podcast_assets.assets.keys import CATALOG_TABLES, SHOW_DIRECTORY, bronze_key, segments_key, silver_key
-from podcast_assets.assets.silver import silver_assets
 from podcast_assets.catalog import FeedItem, rss_feed_xml
 from podcast_assets.checks import asset_checks
 from podcast_assets.providers.specs import provider
@@ -56,7 +56,7 @@ def derived(normalized_url: str) -> str:
 # The backbone's assets (landing -> bronze -> silver, and the catalog) with their asset
 # checks. Runs here materialize out of these; gold and serving, downstream, have their own
 # tests (the CLI test in test_refresh runs the whole code location).
-_BACKBONE = [*bronze_assets, *catalog_assets, *silver_assets]
+_BACKBONE = [*bronze_assets, *catalog_assets, *feed_assets]
 _BACKBONE_KEYS = {key for asset in _BACKBONE for key in asset.keys}
 BACKBONE_CHECKS = [c for c in asset_checks if all(k.asset_key in _BACKBONE_KEYS for k in c.check_keys)]
 BACKBONE_ASSETS = [*_BACKBONE, *BACKBONE_CHECKS]

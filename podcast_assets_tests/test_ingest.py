@@ -32,6 +32,7 @@ from podcast_assets_tests.conftest import (
     PODNEWS,
     PODNEWS_GUID,
     Drops,
+    block_table,
     bronze,
     derived,
     ember_row,
@@ -47,6 +48,7 @@ from podcast_assets_tests.conftest import (
 )
 
 FEEDS_SHOW = derived("feeds.example.com/show")  # a feed the catalog does not know
+CIRRUS_FEED = (dg.AssetKey(["bronze", "cirrus"]), dg.AssetKey(["silver", "cirrus_listens"]))
 
 
 @pytest.fixture
@@ -63,10 +65,12 @@ def assert_rows(actual: list[tuple], expected: list[tuple]) -> None:
     assert Counter(actual) == Counter(expected), f"\nactual:   {sorted(map(str, actual))}\nexpected: {sorted(map(str, expected))}"
 
 
-def metadata(result: dg.ExecuteInProcessResult, node: str) -> dict[str, Any]:
-    """The metadata of a step's materialization (a ranged run reports one per partition,
-    each with the run's metadata)."""
-    mats = result.asset_materializations_for_node(node)
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict[str, Any]:
+    """The metadata of an asset's materialization in the run (a ranged run reports one per
+    partition, each with the run's metadata)."""
+    key = dg.AssetKey.from_user_string(asset)
+    mats = [e.step_materialization_data.materialization for e in result.get_asset_materialization_events()
+            if e.asset_key == key]
     assert mats and all(m.metadata == mats[0].metadata for m in mats)
     return {key: getattr(value, "value", value) for key, value in mats[0].metadata.items()}
 
@@ -105,12 +109,12 @@ def test_boreal_csv_and_gzip_ranged_run(instance, lakehouse, settings, drops: Dr
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert checks == {("bronze/boreal", "bronze_schema"): True, ("silver/boreal_listens", "silver_schema"): True,
                       ("silver/boreal_listens", "silver_sums_match_bronze"): True}
-    meta = metadata(result, "bronze__boreal")
+    meta = metadata(result, "bronze/boreal")
     # one materialization per partition, all with the run's figures, which say so
     assert "dagster/row_count" not in meta and meta["rows_in_run"] == 5 and meta["listens"] == 18  # 5+3+4+6+0
     assert meta["figures_cover"] == "the whole ranged run 2025-03-03..2025-03-04 (2 partitions)"
     assert [c.name for c in meta["dagster/column_schema"].columns] == rows.columns
-    assert metadata(result, "silver__boreal_listens")["unmapped_listens"] == 0
+    assert metadata(result, "silver/boreal_listens")["unmapped_listens"] == 0
     # every delivery has an immutable copy in the archive, named <delivery_id>__<name>
     archived = sorted(p.name.split("__", 1)[1] for p in (settings.archive / "boreal").iterdir())
     assert archived == ["boreal_plays_2025-03-03.csv", "boreal_plays_2025-03-04.csv.gz", "shows.csv"]
@@ -144,7 +148,7 @@ def test_cirrus_url_variants_and_podcast_guid_precedence(instance, lakehouse, se
     assert podcasts.select("podcast_guid", "feed_url", "guid_source").rows() == [
         (GUID_A, "https://feeds.example.com/show", "feed")
     ]
-    meta = metadata(result, "silver__cirrus_listens")
+    meta = metadata(result, "silver/cirrus_listens")
     assert meta["podcasts"] == 3 and meta["listens"] == 28
 
 
@@ -158,7 +162,7 @@ def test_dune_bom_semicolon_monthly(instance, lakehouse, settings, drops: Drops)
         (PODNEWS_GUID, None, "2025-03-01", "month", 100, None),  # upper-case guid canonicalised
         (GUID_A, None, "2025-03-01", "month", 50, None),
     ])
-    meta = metadata(result, "silver__dune_listens")  # one partition: its own row count
+    meta = metadata(result, "silver/dune_listens")  # one partition: its own row count
     assert (meta["dagster/row_count"], meta["listens"], meta["podcasts"]) == (2, 150, 2) and "figures_cover" not in meta
 
 
@@ -201,7 +205,7 @@ def test_aurora_segments_duplicates_counted_once(instance, lakehouse, settings, 
 
     registered = register_segments(instance, lakehouse)
     assert registered.success, failure_messages(registered)
-    segments = metadata(registered, "bronze__aurora_segments")
+    segments = metadata(registered, "bronze/aurora_segments")
     # 7 event lines in the 2 sealed segments (the open one is not read)
     assert (segments["dagster/row_count"], segments["segments_registered"]) == (7, 2)
     assert segments["days_touched"] == ["2025-03-01", "2025-03-02"]
@@ -215,7 +219,7 @@ def test_aurora_segments_duplicates_counted_once(instance, lakehouse, settings, 
         (PODNEWS_GUID, "ep-2", "2025-03-02", "day", 1, None),  # e5
     ])
     assert sorted(bronze(settings, "aurora").get_column("event_id")) == ["e1", "e2", "e3", "e4", "e5"]
-    assert metadata(result, "bronze__aurora")["duplicate_events_dropped"] == 2  # 7 lines, 5 events
+    assert metadata(result, "bronze/aurora")["duplicate_events_dropped"] == 2  # 7 lines, 5 events
 
 
 def test_asset_checks_catch_a_table_changed_behind_the_pipelines_back(instance, lakehouse, settings, drops: Drops) -> None:
@@ -332,7 +336,7 @@ def test_bad_input_quarantined_old_partition_kept_run_fails(instance, lakehouse,
     where = f"{bad.name}, row {case.row}:" if case.row is not None else f"{bad.name}:"
     assert where in message and case.rule in message
     (failure,) = result.get_step_failure_events()
-    assert failure.step_key == f"bronze__{case.provider}"  # silver never ran on it
+    assert failure.step_key == f"{case.provider}_feed"  # the step of bronze and silver
     assert failure.step_failure_data.user_failure_data.metadata["quarantined"].value[0]["file"] == bad.name
     # quarantined whole, a machine-readable reason beside it
     (reason,) = quarantine_reasons(settings, case.provider)
@@ -352,8 +356,9 @@ def test_bad_input_quarantined_old_partition_kept_run_fails(instance, lakehouse,
 
 def test_a_ranged_run_keeps_the_last_good_data_of_its_bad_day(instance, lakehouse, settings, drops: Drops) -> None:
     """Three days ingested; then all three are re-delivered, the middle one broken. The
-    ranged run fails naming it; days 1 and 3 take their new rows, day 2 keeps its old ones
-    (the commit replaces only the periods that had a good delivery)."""
+    ranged run fails naming it; days 1 and 3 take their new rows, in bronze and silver
+    alike, day 2 keeps its old ones (the commits replace only the periods that had a good
+    delivery)."""
     days = ["2025-03-05", "2025-03-06", "2025-03-07"]
     for day in days:
         drops.cirrus(day, [(PODNEWS, 1)])
@@ -365,8 +370,9 @@ def test_a_ranged_run_keeps_the_last_good_data_of_its_bad_day(instance, lakehous
     result = ingest(instance, lakehouse, "cirrus", partition_range=(days[0], days[-1]))
 
     assert not result.success and "cirrus-2025-03-06.json, row 1:" in failure_messages(result)[0]
-    by_day = dict(bronze(settings, "cirrus").select(pl.col("period_start").cast(pl.String), "listens").rows())
-    assert by_day == {"2025-03-05": 10, "2025-03-06": 1, "2025-03-07": 30}
+    for table in (bronze(settings, "cirrus"), silver(settings, "cirrus")):
+        by_day = dict(table.select(pl.col("period_start").cast(pl.String), "listens").rows())
+        assert by_day == {"2025-03-05": 10, "2025-03-06": 1, "2025-03-07": 30}
 
 
 def test_bad_aurora_segment_quarantined_good_segments_ingested(instance, lakehouse, settings, drops: Drops) -> None:
@@ -462,6 +468,47 @@ def test_an_unchanged_feed_crawled_again_is_the_newest_crawl(instance, lakehouse
     drops.write("catalog", "new.xml", "<rss><channel><title>cut short")
     assert not materialize(instance, lakehouse, CATALOG_KEYS).success
     assert_frame_equal(pl.read_delta(settings.delta("silver", "podcasts")), podcasts)
+
+
+# ---- one step for bronze and silver ---------------------------------------------------------
+def test_a_delivery_counts_as_ingested_only_once_both_layers_committed(instance, lakehouse, settings, drops: Drops) -> None:
+    """The feed step commits bronze and silver at once and records the delivery after both:
+    a silver commit that fails leaves the delivery pending (the run fails, nothing is
+    quarantined), and the next run writes both layers from it."""
+    drops.cirrus("2025-03-05", [(PODNEWS, 7), (PODNEWS, 2), ("https://feeds.example.com/show", 3)])
+    blocker = block_table(settings, "silver", "listens")
+
+    failed = ingest(instance, lakehouse, "cirrus", "2025-03-05")
+
+    assert not failed.success and quarantine_reasons(settings, "cirrus") == []
+    assert bronze(settings, "cirrus").get_column("listens").to_list() == [7, 2, 3]  # its commit went through
+    (pending,) = plan(settings, ["cirrus"])
+    assert pending.first_partition == "2025-03-05" and pending.assets == CIRRUS_FEED
+
+    blocker.unlink()
+    assert ingest(instance, lakehouse, "cirrus", "2025-03-05").success
+    assert_rows(silver_rows(settings, "cirrus"), [
+        (PODNEWS_GUID, None, "2025-03-05", "day", 9, None),  # two rows of one podcast, summed
+        (FEEDS_SHOW, None, "2025-03-05", "day", 3, None),
+    ])
+    assert plan(settings, ["cirrus"]) == []
+
+
+def test_each_layer_of_the_feed_step_can_run_alone(instance, lakehouse, settings, drops: Drops) -> None:
+    """Bronze alone (the UI) leaves silver as it was, and silver then rebuilds from the
+    bronze table alone (what a changed show mapping or the catch-up run asks for)."""
+    drops.cirrus("2025-03-05", [(PODNEWS, 7)])
+    assert ingest(instance, lakehouse, "cirrus", "2025-03-05").success
+    drops.cirrus("2025-03-05", [(PODNEWS, 70)])
+
+    bronze_only = materialize(instance, lakehouse, [CIRRUS_FEED[0]], "2025-03-05")
+    assert bronze_only.success and [e.asset_key for e in bronze_only.get_asset_materialization_events()] == [CIRRUS_FEED[0]]
+    assert bronze(settings, "cirrus").get_column("listens").to_list() == [70]
+    assert silver(settings, "cirrus").get_column("listens").to_list() == [7]
+
+    silver_only = materialize(instance, lakehouse, [CIRRUS_FEED[1]], "2025-03-05")
+    assert silver_only.success and [e.asset_key for e in silver_only.get_asset_materialization_events()] == [CIRRUS_FEED[1]]
+    assert silver(settings, "cirrus").get_column("listens").to_list() == [70]
 
 
 # ---- restatements and idempotence -----------------------------------------------------------------

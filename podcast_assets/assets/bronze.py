@@ -1,6 +1,7 @@
 """Bronze: every provider's rows as delivered, typed and validated, with their lineage
 (source file, row, delivery id, ingest time). One asset per provider, generated from its
-spec and partitioned by its cadence; plus the registry of instant-event segments and the
+spec and partitioned by its cadence (materialized by the provider's feed step with its
+silver slice, ``assets/feeds.py``); plus the registry of instant-event segments and the
 providers' show directories.
 """
 
@@ -9,18 +10,11 @@ import dagster as dg
 import polars as pl
 
 from podcast_assets.assets.keys import SHOW_DIRECTORY, bronze_key, segments_key
-from podcast_assets.ingest import (
-    Outcome,
-    bronze_table,
-    ingest_events,
-    ingest_files,
-    ingest_show_directories,
-    register_segments,
-)
+from podcast_assets.ingest import Outcome, bronze_table, ingest_show_directories, register_segments
 from podcast_assets.metadata import markdown_preview, table_metadata
-from podcast_assets.partitions import partitions_for, window_dates
 from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
 from podcast_assets.resources import LakehouseResource
+from podcast_assets.settings import Settings
 
 LAKEHOUSE_POOL = "lakehouse"  # writers of the shared Delta tables; give it a limit to serialise them (see README)
 
@@ -35,16 +29,12 @@ def fail_if_rejected(out: Outcome) -> None:
         )
 
 
-def build_bronze_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
-    deps = [segments_key(spec)] if spec.cadence == "instant" else []
-
-    @dg.asset(
+def bronze_spec(spec: ProviderSpec) -> dg.AssetSpec:
+    """``bronze/<provider>``, written by the provider's feed step (``assets/feeds.py``)."""
+    return dg.AssetSpec(
         key=bronze_key(spec),
-        deps=deps,
+        deps=[segments_key(spec)] if spec.cadence == "instant" else [],
         group_name="bronze",
-        partitions_def=partitions_for(spec),
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=LAKEHOUSE_POOL,
         kinds={"polars", "deltalake"},
         description=(
             f"{spec.name}'s listen events (one row per listen) from every sealed segment, by the UTC day they "
@@ -56,21 +46,14 @@ def build_bronze_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
             f"A redelivered {spec.period_grain} replaces the earlier delivery. Table: delta/bronze/{spec.name}."
         ),
     )
-    def _bronze(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
-        settings = lakehouse.settings
-        start, end = window_dates(context.partition_time_window)
-        ingest = ingest_events if spec.cadence == "instant" else ingest_files
-        out = ingest(settings, spec, start, end, context.log)
-        fail_if_rejected(out)
-        listens = out.rows.get_column("listens").sum() if out.rows.height else 0
-        return dg.MaterializeResult(
-            metadata=table_metadata(
-                out.rows, bronze_table(settings, spec), context, listens=int(listens),
-                periods_delivered=len(out.periods), **out.notes,
-            )
-        )
 
-    return _bronze
+
+def bronze_metadata(out: Outcome, settings: Settings, spec: ProviderSpec, context: dg.AssetExecutionContext) -> dict:
+    listens = out.rows.get_column("listens").sum() if out.rows.height else 0
+    return table_metadata(
+        out.rows, bronze_table(settings, spec), context, listens=int(listens), periods_written=len(out.periods),
+        **out.notes,
+    )
 
 
 def build_segments_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
@@ -121,8 +104,4 @@ def show_directory(context: dg.AssetExecutionContext, lakehouse: LakehouseResour
     )
 
 
-bronze_assets = [
-    *(build_bronze_asset(spec) for spec in PROVIDERS),
-    *(build_segments_asset(spec) for spec in PROVIDERS if spec.cadence == "instant"),
-    show_directory,
-]
+bronze_assets = [*(build_segments_asset(spec) for spec in PROVIDERS if spec.cadence == "instant"), show_directory]

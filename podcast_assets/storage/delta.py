@@ -32,10 +32,13 @@ def _literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _all(parts: list[str], where: Mapping[str, str] | None) -> str:
+    """``parts`` and ``key = value`` for each of ``where``, joined with AND."""
+    return " AND ".join(parts + [f"{key} = {_literal(value)}" for key, value in (where or {}).items()])
+
+
 def window_predicate(column: str, start: date, end: date, where: Mapping[str, str] | None = None) -> str:
-    parts = [f"{column} >= {_literal(start)}", f"{column} < {_literal(end)}"]
-    parts += [f"{key} = {_literal(value)}" for key, value in (where or {}).items()]
-    return " AND ".join(parts)
+    return _all([f"{column} >= {_literal(start)}", f"{column} < {_literal(end)}"], where)
 
 
 def _write(path: str, df: pl.DataFrame, predicate: str | None, mode: str = "overwrite") -> None:
@@ -64,15 +67,18 @@ def overwrite_window(
     _write(path, df, window_predicate(column, start, end, where))
 
 
-def overwrite_periods(path: str, df: pl.DataFrame, column: str, periods: list[date]) -> None:
-    """Replace the rows whose ``column`` is one of ``periods`` by ``df`` in one commit
-    (the periods of a ranged run that had a good delivery; the others keep their data)."""
-    _write(path, df, f"{column} IN ({', '.join(_literal(p) for p in periods)})")
+def overwrite_periods(
+    path: str, df: pl.DataFrame, column: str, periods: list[date], where: Mapping[str, str] | None = None
+) -> None:
+    """Replace the rows whose ``column`` is one of ``periods`` (and ``where``) by ``df`` in
+    one commit (the periods of a ranged run that had a good delivery; the others keep
+    their data)."""
+    _write(path, df, _all([f"{column} IN ({', '.join(_literal(p) for p in periods)})"], where))
 
 
 def overwrite_where(path: str, df: pl.DataFrame, where: Mapping[str, str]) -> None:
     """Replace the rows matching ``key = value`` for all of ``where`` (a snapshot slice)."""
-    _write(path, df, " AND ".join(f"{k} = {_literal(v)}" for k, v in where.items()))
+    _write(path, df, _all([], where))
 
 
 def replace(path: str, df: pl.DataFrame) -> None:
