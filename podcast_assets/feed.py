@@ -1,9 +1,9 @@
 """One provider feed, landing -> bronze -> silver, in one step, free of Dagster.
 
 A run that ingests new drops writes both layers: the rows it read, validated, go to
-bronze and (mapped to podcast guids and summed) to silver without being read back, and
-the two Delta commits run at once (delta-rs encodes on one thread and releases the GIL,
-so each takes a core). The ledger records the deliveries, and which identity silver was
+bronze and (mapped to podcast guids and summed) to silver without being read back. Silver
+is built first, on every core polars has; then the two Delta commits run at once
+(delta-rs encodes on one thread and releases the GIL, so each takes a core). The ledger records the deliveries, and which identity silver was
 resolved under, only once both commits have happened: a run stopped half way leaves its
 files pending, and the next run redoes both layers.
 
@@ -23,7 +23,8 @@ import polars as pl
 from podcast_assets.ingest import Outcome, read_events, read_files, write_bronze
 from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.settings import Settings
-from podcast_assets.silver import rebuild_silver, write_silver
+from podcast_assets.identity_sync import resolution_entries
+from podcast_assets.silver import rebuild_silver, silver_rows, write_silver
 from podcast_assets.storage import ledger
 
 
@@ -46,12 +47,12 @@ def ingest_feed(
     read = read_events if spec.cadence == "instant" else read_files
     out = read(settings, spec, start, end, log)
     entries = out.entries
+    listens, used = silver_rows(settings, spec, out.rows, (start, end)) if silver else (None, "")
     with ThreadPoolExecutor(max_workers=1) as pool:
         bronze_written = pool.submit(write_bronze, settings, spec, out)
-        listens = None
-        if silver:
-            listens, resolved = write_silver(settings, spec, out.rows, out.periods, (start, end))
-            entries = entries + resolved
+        if listens is not None:
+            write_silver(settings, spec, listens, out.periods)
+            entries = entries + resolution_entries(spec, used, out.periods)
         bronze_written.result()
     ledger.record(settings, entries)
     return FeedRun(out, listens)

@@ -26,15 +26,23 @@ LINEAGE = {
 }
 
 
-def key_is_unique(columns: list[str]) -> pl.Expr:
-    """True on each row whose ``columns`` together (nulls equal to nulls) appear once: one
-    hash pass, where pandera's ``unique=`` costs about three on a million rows."""
-    return pl.struct(columns).is_unique()
+def key_hashes_differ(frame: pl.DataFrame | pl.LazyFrame, columns: list[str]) -> bool:
+    """True proves that no two rows share ``columns`` (nulls equal to nulls): rows whose
+    hashes differ have different keys. False says only that two hashes meet (a repeated
+    key, or a collision). One pass over a column of integers: on a million rows a fifth of
+    what pandera's ``unique=`` costs, half of comparing the keys themselves."""
+    return frame.lazy().select(pl.struct(columns).hash().n_unique() == pl.len()).collect().item()
 
 
 def _unique_key(columns: list[str]) -> pa.Check:
-    return pa.Check(lambda data: data.lazyframe.select(key_is_unique(columns)), name="unique_key",
-                    error=f"({', '.join(columns)}) must be unique")
+    """``columns`` together are unique; when the hashes cannot prove it, the keys are
+    compared row by row, so the rows that repeat a key are named."""
+    def check(data: pa.PolarsData) -> bool | pl.LazyFrame:
+        if key_hashes_differ(data.lazyframe, columns):
+            return True
+        return data.lazyframe.select(pl.struct(columns).is_unique())
+
+    return pa.Check(check, name="unique_key", error=f"({', '.join(columns)}) must be unique")
 
 
 SILVER_KEY = ["provider", "podcast_guid", "episode_guid", "period_start", "unmapped_show"]

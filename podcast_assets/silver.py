@@ -6,8 +6,8 @@ a provider show id through that provider's ``shows.csv`` and then its feed URL. 
 that cannot be mapped yet keeps its listens with a null ``podcast_guid`` and its id in
 ``unmapped_show``; they are re-resolved when the directory or catalog that maps them lands.
 
-``to_silver`` is the pure transform; ``write_silver`` writes the rows of given bronze
-periods, ``rebuild_silver`` a window from the bronze table as it is.
+``to_silver`` is the pure transform; ``silver_rows`` validates its output and
+``write_silver`` commits it; ``rebuild_silver`` does both for a window of the bronze table.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from podcast_assets.schemas import (
     Window,
     bronze_schema,
     empty_frame,
-    key_is_unique,
+    key_hashes_differ,
     silver_listens_schema,
     validate,
 )
@@ -43,8 +43,8 @@ def to_silver(spec: ProviderSpec, bronze: pl.DataFrame, directory: pl.DataFrame,
 
     Shows are resolved once per distinct show (a directory entry or a feed URL) and joined
     onto the rows. A delivery names each episode and period once as a rule, so the rows
-    are summed only when their key repeats (a row listed twice, or two show ids of one
-    podcast): the uniqueness test costs a quarter of the group-by it saves. Row order
+    are summed only when their key may repeat (a row listed twice, two show ids of one
+    podcast): the test, one hash pass, costs a quarter of the group-by it saves. Row order
     carries no meaning in silver (readers sort or aggregate), but it is deterministic: the
     order of ``bronze``, each sum where its key first appears.
     """
@@ -73,24 +73,25 @@ def to_silver(spec: ProviderSpec, bronze: pl.DataFrame, directory: pl.DataFrame,
         "listens",
         pl.when(pl.col("podcast_guid").is_null()).then(pl.col("show")).alias("unmapped_show"),
     ).collect()
-    if listens.select(key_is_unique(SILVER_KEY).all()).item():
+    if key_hashes_differ(listens, SILVER_KEY):
         return listens
     return listens.group_by(SILVER_KEY, maintain_order=True).agg(
         pl.col("period_grain").first(), pl.col("listens").sum().cast(pl.Int64)
     ).select(listens.columns)
 
 
-def write_silver(
-    settings: Settings, spec: ProviderSpec, bronze: pl.DataFrame, periods: list[date], window: Window
-) -> tuple[pl.DataFrame, list[dict]]:
-    """Replace ``spec``'s rows of ``delta/silver/listens`` for ``periods`` (within
-    ``window``) by those of ``bronze``, resolved against the identity tables as they are
-    now; returns the rows and the ledger entries that record which identity they used."""
+def silver_rows(settings: Settings, spec: ProviderSpec, bronze: pl.DataFrame, window: Window) -> tuple[pl.DataFrame, str]:
+    """``bronze`` (rows of ``window``) as validated silver rows, resolved against the
+    identity tables as they are now, and the stamp of that identity."""
     directory, feed_map = read_show_directory(settings), read_feed_map(settings)
     listens = validate(silver_listens_schema(window), to_silver(spec, bronze, directory, feed_map), f"silver {spec.name}")
+    return listens, stamp(spec, feed_map, directory)
+
+
+def write_silver(settings: Settings, spec: ProviderSpec, listens: pl.DataFrame, periods: list[date]) -> None:
+    """Replace ``spec``'s rows of ``delta/silver/listens`` for ``periods`` by ``listens``."""
     if periods:
         delta.overwrite_periods(settings.delta(*LISTENS), listens, "period_start", periods, {"provider": spec.name})
-    return listens, resolution_entries(spec, stamp(spec, feed_map, directory), periods)
 
 
 def rebuild_silver(settings: Settings, spec: ProviderSpec, start: date, end: date) -> pl.DataFrame:
@@ -98,6 +99,8 @@ def rebuild_silver(settings: Settings, spec: ProviderSpec, start: date, end: dat
     (a show mapping changed, or bronze was rewritten alone)."""
     bronze = delta.read(bronze_table(settings, spec), delta.in_window("period_start", start, end),
                         empty_frame(bronze_schema(spec)).schema)
-    listens, entries = write_silver(settings, spec, bronze, periods_in(spec, start, end), (start, end))
-    ledger.record(settings, entries)
+    listens, used = silver_rows(settings, spec, bronze, (start, end))
+    periods = periods_in(spec, start, end)
+    write_silver(settings, spec, listens, periods)
+    ledger.record(settings, resolution_entries(spec, used, periods))
     return listens

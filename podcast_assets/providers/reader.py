@@ -77,17 +77,17 @@ def _require(columns: list[str], spec: ProviderSpec, file: str, fields: dict[str
 
 def _raw_csv(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
     try:
-        df = pl.read_csv(io.BytesIO(data), separator=spec.csv_separator, infer_schema=False)
+        df = pl.read_csv(data, separator=spec.csv_separator, infer_schema=False)
     except pl.exceptions.PolarsError as exc:
         raise DropError(file, f"not valid CSV: {str(exc).splitlines()[0]}") from None
     _require(df.columns, spec, file, dict(spec.fields))
-    first, *rest = df.columns
-    empty_line = pl.all_horizontal(pl.col(rest).is_null()) & pl.col(first).fill_null("").str.strip_chars().eq("")
-    return (
-        df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("source_row"))
-        .filter(~empty_line)  # a line with nothing in it (blank, or only separators) is no row
-        .select(*(pl.col(src).alias(canon) for canon, src in spec.fields.items()), "source_row")
-    )
+    df = df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("source_row"))
+    first, *rest = df.columns[:-1]
+    nothing_after_first = pl.all_horizontal(pl.col(rest).is_null())
+    if df.select(nothing_after_first.any()).item():  # (the filter copies every column: only when needed)
+        # a line with nothing in it (blank, or only separators) is no row
+        df = df.filter(~(nothing_after_first & pl.col(first).fill_null("").str.strip_chars().eq("")))
+    return df.select(*(pl.col(src).alias(canon) for canon, src in spec.fields.items()), "source_row")
 
 
 def _field_expr(source: str) -> pl.Expr:
