@@ -3,9 +3,10 @@
 A run that ingests new drops writes both layers: the rows it read, validated, go to
 bronze and (mapped to podcast guids and summed) to silver without being read back. Silver
 is built first, on every core polars has; then the two Delta commits run at once
-(delta-rs encodes on one thread and releases the GIL, so each takes a core). The ledger records the deliveries, and which identity silver was
-resolved under, only once both commits have happened: a run stopped half way leaves its
-files pending, and the next run redoes both layers.
+(delta-rs encodes on one thread and releases the GIL, so each takes a core). The ledger
+records the deliveries, and which identity silver was resolved under, only once both
+commits have happened: a run stopped half way leaves its files pending, and the next run
+redoes both layers.
 
 Either layer can also run alone (the Dagster UI, a silver rebuild after a show mapping
 changed): bronze alone leaves silver stale until it is rebuilt (``identity_sync``).
@@ -20,10 +21,10 @@ from datetime import date
 
 import polars as pl
 
+from podcast_assets.identity_sync import resolution_entries
 from podcast_assets.ingest import Outcome, read_events, read_files, write_bronze
 from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.settings import Settings
-from podcast_assets.identity_sync import resolution_entries
 from podcast_assets.silver import rebuild_silver, silver_rows, write_silver
 from podcast_assets.storage import ledger
 

@@ -1,9 +1,11 @@
 """Landing -> archive -> bronze: the work behind the bronze assets, free of Dagster.
 
 Every function archives what it reads, validates the collected DataFrame with the
-pandera schema *before* the Delta commit, quarantines a bad file whole (its periods keep
-their last good data), records what happened in the delivery ledger, and returns a
-``Outcome`` the asset turns into metadata, a failure, or both.
+pandera schema *before* any Delta commit, quarantines a bad file whole (its periods keep
+their last good data), and returns an ``Outcome`` the asset turns into metadata, a
+failure, or both. The provider feeds' ``read_files`` and ``read_events`` leave the bronze
+commit (``write_bronze``) and the ledger to the feed step (``feed.py``), which commits
+silver beside it; the others commit and record what happened themselves.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from podcast_assets.storage.archive import Delivery, archive, fingerprint, lande
 
 @dataclass
 class Outcome:
-    """What one ingestion step did: rows written, per-period counts, and the rejected files."""
+    """What one ingestion step read: its good rows and their periods, the rejected files,
+    and the ledger entries to record."""
 
     rows: pl.DataFrame = field(default_factory=pl.DataFrame)
     periods: list[date] = field(default_factory=list)

@@ -19,8 +19,8 @@ import polars as pl
 from podcast_assets.identity import resolve_feed_urls
 from podcast_assets.identity_sync import read_feed_map, read_show_directory, resolution_entries, stamp
 from podcast_assets.ingest import bronze_table
-from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.partitions import periods_in
+from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.schemas import (
     SILVER_KEY,
     Window,
@@ -34,6 +34,7 @@ from podcast_assets.settings import Settings
 from podcast_assets.storage import delta, ledger
 
 LISTENS = ("silver", "listens")
+
 
 def to_silver(spec: ProviderSpec, bronze: pl.DataFrame, directory: pl.DataFrame, feed_map: pl.DataFrame) -> pl.DataFrame:
     """Sum ``bronze`` listens per podcast, episode and period, mapped to ``podcast_guid``.
