@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from podcast_assets.definitions import defs
-from podcast_assets.planning import merge_ranges, plan
+from podcast_assets.planning import SOURCE_TAG, merge_ranges, plan
 from podcast_assets.providers.specs import PROVIDERS
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.settings import get_settings
@@ -90,6 +90,21 @@ def test_runs_the_daemon_launches_are_failed_by_run_monitoring_once_lost(tmp_pat
     (request,) = tick(instance, lakehouse, "cirrus", None).run_requests
     assert request.tags["dagster/max_runtime"] == "3600"
     assert defs.resolve_sensor_def("gold_automation").run_tags["dagster/max_runtime"] == "3600"
+
+
+def test_the_daemons_runs_of_one_source_run_one_at_a_time(tmp_path, instance, lakehouse, drops: Drops) -> None:
+    """A file re-delivered while its first delivery is being ingested must not be ingested
+    by two runs at once (the one committing last would win, old or new): the checkout's
+    instance queues the runs of one source behind each other, by the tag every run our
+    sensors request carries."""
+    shutil.copy(Path(__file__).parents[1] / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(tmp_path)) as checkout:
+        assert checkout.get_concurrency_config().run_queue_config.tag_concurrency_limits == [
+            {"key": SOURCE_TAG, "value": {"applyLimitPerUniqueValue": True}, "limit": 1}
+        ]
+    drops.cirrus("2025-03-05", [(PODNEWS, 7)])
+    (request,) = tick(instance, lakehouse, "cirrus", None).run_requests
+    assert request.tags[SOURCE_TAG] == "cirrus"
 
 
 # ---- cursors ---------------------------------------------------------------------------------
