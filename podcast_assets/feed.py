@@ -6,7 +6,9 @@ is built first, on every core polars has; then the two Delta commits run at once
 (delta-rs encodes on one thread and releases the GIL, so each takes a core). The ledger
 records the deliveries, and which identity silver was resolved under, only once both
 commits have happened: a run stopped half way leaves its files pending, and the next run
-redoes both layers.
+redoes both layers. Before the commits it records that they are under way, so if only
+one of them happened and the delivery is never retried (a newer one replaced it), the
+period's silver is still rebuilt from bronze as it is (``identity_sync``).
 
 Either layer can also run alone (the Dagster UI, a silver rebuild after a show mapping
 changed): bronze alone leaves silver stale until it is rebuilt (``identity_sync``).
@@ -21,7 +23,7 @@ from datetime import date
 
 import polars as pl
 
-from podcast_assets.identity_sync import resolution_entries
+from podcast_assets.identity_sync import resolution_entries, writing_entries
 from podcast_assets.ingest import Outcome, read_events, read_files, write_bronze
 from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.settings import Settings
@@ -49,6 +51,8 @@ def ingest_feed(
     out = read(settings, spec, start, end, log)
     entries = out.entries
     listens, used = silver_rows(settings, spec, out.rows, (start, end)) if silver else (None, "")
+    if out.periods:
+        ledger.record(settings, writing_entries(spec, out.periods))
     with ThreadPoolExecutor(max_workers=1) as pool:
         bronze_written = pool.submit(write_bronze, settings, spec, out)
         if listens is not None:

@@ -7,7 +7,10 @@ change, the periods resolved under an older stamp are stale and get resolved aga
 listens of a show that was unmapped become mapped once its directory lands.
 
 A period whose bronze was rewritten after its silver was built is stale as well: bronze
-materialized alone in the UI would otherwise leave silver on the old delivery for good.
+materialized alone in the UI would otherwise leave silver on the old delivery for good. So
+is a period a feed step set out to commit (``writing_entries``) and did not see through:
+one layer committed and the other not (a failed commit, a killed process) are made one
+again from bronze, even if the delivery that step read is never retried.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from podcast_assets.settings import Settings
 from podcast_assets.storage import delta
 
 RESOLVED_FILE = "(silver/listens)"
+CHANGES = ["ingested", "writing"]  # ledger statuses after which a period's silver must be resolved anew
 
 
 def read_feed_map(settings: Settings) -> pl.DataFrame:
@@ -56,25 +60,38 @@ def identity_stamp(settings: Settings, spec: ProviderSpec) -> str:
     return stamp(spec, read_feed_map(settings), read_show_directory(settings))
 
 
-def resolution_entries(spec: ProviderSpec, stamp: str, periods: list[date]) -> list[dict]:
-    """Ledger rows saying silver's ``periods`` of ``spec`` were resolved under ``stamp``
-    (recorded once those silver rows are committed)."""
+def _silver_entries(spec: ProviderSpec, status: str, stamp: str, periods: list[date]) -> list[dict]:
     now = datetime.now(timezone.utc)
     return [
         {"provider": spec.name, "file_name": RESOLVED_FILE, "fingerprint": stamp, "period_start": period,
-         "period_grain": spec.period_grain, "rows": 0, "status": "resolved", "recorded_at": now}
+         "period_grain": spec.period_grain, "rows": 0, "status": status, "recorded_at": now}
         for period in periods
     ]
 
 
+def resolution_entries(spec: ProviderSpec, stamp: str, periods: list[date]) -> list[dict]:
+    """Ledger rows saying silver's ``periods`` of ``spec`` were resolved under ``stamp``
+    (recorded once those silver rows are committed)."""
+    return _silver_entries(spec, "resolved", stamp, periods)
+
+
+def writing_entries(spec: ProviderSpec, periods: list[date]) -> list[dict]:
+    """Ledger rows saying a step is about to commit ``periods`` of ``spec``'s bronze (and
+    silver), recorded before its commits: until silver records a newer resolution of
+    them, those periods are stale. So a step that committed one layer and not the other
+    (a failed commit, a killed process) gets its silver rebuilt from bronze as it is, even
+    when the delivery it read is never retried (a newer one replaced it)."""
+    return _silver_entries(spec, "writing", "", periods)
+
+
 def stale_periods(entries: pl.DataFrame, stamp: str) -> list[date]:
-    """Periods with ingested data (in one provider's ledger ``entries``) whose silver rows
-    were resolved under another identity stamp than ``stamp``, or before the period's
-    latest bronze ingest."""
-    ingested = (
-        entries.filter((pl.col("status") == "ingested") & pl.col("period_start").is_not_null())
+    """Periods with ingested data, or a commit set out (in one provider's ledger
+    ``entries``), whose silver rows were resolved under another identity stamp than
+    ``stamp``, or before the period's latest bronze ingest or commit (``writing_entries``)."""
+    changed = (
+        entries.filter(pl.col("status").is_in(CHANGES) & pl.col("period_start").is_not_null())
         .group_by("period_start")
-        .agg(pl.col("recorded_at").max().alias("ingested_at"))
+        .agg(pl.col("recorded_at").max().alias("changed_at"))
     )
     resolved = (
         entries.filter(pl.col("status") == "resolved")
@@ -82,9 +99,9 @@ def stale_periods(entries: pl.DataFrame, stamp: str) -> list[date]:
         .group_by("period_start")
         .agg(pl.col("fingerprint").last(), pl.col("recorded_at").last().alias("resolved_at"))
     )
-    stale = ingested.join(resolved, on="period_start", how="left").filter(
+    stale = changed.join(resolved, on="period_start", how="left").filter(
         pl.col("fingerprint").is_null()
         | (pl.col("fingerprint") != stamp)
-        | (pl.col("resolved_at") < pl.col("ingested_at"))
+        | (pl.col("resolved_at") < pl.col("changed_at"))
     )
     return sorted(stale.get_column("period_start").to_list())

@@ -19,7 +19,7 @@ import polars as pl
 
 from podcast_assets import landing
 from podcast_assets.assets.keys import CATALOG_TABLES, SHOW_DIRECTORY, bronze_key, segments_key, silver_key
-from podcast_assets.identity_sync import identity_stamp, stale_periods
+from podcast_assets.identity_sync import CHANGES, identity_stamp, stale_periods
 from podcast_assets.ingest import CATALOG
 from podcast_assets.partitions import partition_key, partitions_for
 from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
@@ -28,7 +28,7 @@ from podcast_assets.storage import ledger
 from podcast_assets.storage.archive import fingerprint
 
 CATALOG_KEYS = tuple(dg.AssetKey(["silver", name]) for name in CATALOG_TABLES)
-SOURCE_TAG = "podcast_assets/source"  # on every run of planned work: the provider or "catalog"
+SOURCE_TAG = "podcast_assets/source"  # on every run of planned work: the provider, "catalog" or "settling"
 IN_FLIGHT = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
              dg.DagsterRunStatus.STARTED]  # runs not finished yet
 
@@ -113,8 +113,8 @@ def plan_provider(settings: Settings, spec: ProviderSpec, entries: pl.DataFrame)
     stale = [p for p in stale_periods(mine, stamp) if partition_key(spec, p) in existing - pending]
     if stale and not identity_pending:
         first, last = partition_key(spec, stale[0]), partition_key(spec, stale[-1])
-        ingested = mine.filter((pl.col("status") == "ingested") & pl.col("period_start").is_in(stale))
-        version = _digest([stamp, str(ingested.get_column("recorded_at").max())])
+        changed = mine.filter(pl.col("status").is_in(CHANGES) & pl.col("period_start").is_in(stale))
+        version = _digest([stamp, str(changed.get_column("recorded_at").max())])
         work.append(Work(spec.name, f"{spec.name} {first}..{last}: rebuild silver (show mapping or bronze changed)",
                          (silver_key(spec),), f"{spec.name}:resolve:{version}:{first}:{last}", first, last,
                          catch_up=True))

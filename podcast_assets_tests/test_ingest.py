@@ -337,6 +337,7 @@ def test_bad_input_quarantined_old_partition_kept_run_fails(instance, lakehouse,
     assert where in message and case.rule in message
     (failure,) = result.get_step_failure_events()
     assert failure.step_key == f"{case.provider}_feed"  # the step of bronze and silver
+    assert result.get_asset_materialization_events() == []  # the partition stays failed in Dagster's eyes
     assert failure.step_failure_data.user_failure_data.metadata["quarantined"].value[0]["file"] == bad.name
     # quarantined whole, a machine-readable reason beside it
     (reason,) = quarantine_reasons(settings, case.provider)
@@ -373,6 +374,9 @@ def test_a_ranged_run_keeps_the_last_good_data_of_its_bad_day(instance, lakehous
     for table in (bronze(settings, "cirrus"), silver(settings, "cirrus")):
         by_day = dict(table.select(pl.col("period_start").cast(pl.String), "listens").rows())
         assert by_day == {"2025-03-05": 10, "2025-03-06": 1, "2025-03-07": 30}
+    # Dagster records the two good days as materialized in both layers, not the bad one
+    materialized = {(e.asset_key, e.partition) for e in result.get_asset_materialization_events()}
+    assert materialized == {(key, day) for key in CIRRUS_FEED for day in (days[0], days[2])}
 
 
 def test_bad_aurora_segment_quarantined_good_segments_ingested(instance, lakehouse, settings, drops: Drops) -> None:
@@ -491,6 +495,30 @@ def test_a_delivery_counts_as_ingested_only_once_both_layers_committed(instance,
         (PODNEWS_GUID, None, "2025-03-05", "day", 9, None),  # two rows of one podcast, summed
         (FEEDS_SHOW, None, "2025-03-05", "day", 3, None),
     ])
+    assert plan(settings, ["cirrus"]) == []
+
+
+def test_a_layer_left_behind_by_a_failed_commit_is_rebuilt_though_its_delivery_is_never_retried(
+    instance, lakehouse, settings, drops: Drops
+) -> None:
+    """Bronze took the new delivery, silver's commit failed; before a retry, a broken file
+    replaces the delivery (quarantined: nothing of the day is pending any more). The step
+    had recorded that it set out to commit the day, so its silver is rebuilt from bronze,
+    and the layers agree again."""
+    drops.cirrus("2025-03-05", [(PODNEWS, 7)])
+    assert ingest(instance, lakehouse, "cirrus", "2025-03-05").success
+    drops.cirrus("2025-03-05", [(PODNEWS, 70)])
+    blocker = block_table(settings, "silver", "listens")
+    assert not ingest(instance, lakehouse, "cirrus", "2025-03-05").success
+    blocker.unlink()
+    drops.cirrus("2025-03-05", [(PODNEWS, -1)])
+    assert not ingest(instance, lakehouse, "cirrus", "2025-03-05").success  # quarantined
+
+    (rebuild,) = plan(settings, ["cirrus"])
+    assert rebuild.assets == CIRRUS_FEED[1:] and rebuild.first_partition == "2025-03-05"
+    assert materialize(instance, lakehouse, list(rebuild.assets), rebuild.first_partition).success
+    assert bronze(settings, "cirrus").get_column("listens").to_list() == [70]
+    assert silver(settings, "cirrus").get_column("listens").to_list() == [70]
     assert plan(settings, ["cirrus"]) == []
 
 

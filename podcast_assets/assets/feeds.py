@@ -10,7 +10,7 @@ from podcast_assets.assets.bronze import LAKEHOUSE_POOL, bronze_metadata, bronze
 from podcast_assets.assets.keys import bronze_key, silver_key
 from podcast_assets.assets.silver import silver_metadata, silver_spec
 from podcast_assets.feed import ingest_feed
-from podcast_assets.partitions import partitions_for, window_dates
+from podcast_assets.partitions import partition_key, partitions_for, window_dates
 from podcast_assets.providers.specs import PROVIDERS, ProviderSpec
 from podcast_assets.resources import LakehouseResource
 
@@ -31,15 +31,24 @@ def build_feed_asset(spec: ProviderSpec) -> dg.AssetsDefinition:
         selected = context.selected_asset_keys
         run = ingest_feed(settings, spec, start, end, context.log,
                           bronze=bronze_key(spec) in selected, silver=silver_key(spec) in selected)
+        written = []
         if run.bronze is not None:
-            yield dg.MaterializeResult(asset_key=bronze_key(spec), metadata=bronze_metadata(run.bronze, settings, spec, context))
+            written.append((bronze_key(spec), bronze_metadata(run.bronze, settings, spec, context)))
         if run.silver is not None:
             metadata = silver_metadata(run.silver, settings, context)
             context.log.info("%s silver [%s, %s): %d rows, %d unmapped listens", spec.name, start, end,
                              run.silver.height, metadata["unmapped_listens"])
-            yield dg.MaterializeResult(asset_key=silver_key(spec), metadata=metadata)
-        if run.bronze is not None:
-            fail_if_rejected(run.bronze)
+            written.append((silver_key(spec), metadata))
+        if run.bronze is None or not run.bronze.failures:
+            for key, metadata in written:
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
+            return
+        # A file was rejected: only the partitions that took a good delivery were
+        # materialized; the others (the rejected ones among them) keep their last good data.
+        for period in run.bronze.periods:
+            for key, metadata in written:
+                yield dg.AssetMaterialization(asset_key=key, partition=partition_key(spec, period), metadata=metadata)
+        fail_if_rejected(run.bronze)
 
     return _feed
 

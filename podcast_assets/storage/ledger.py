@@ -19,7 +19,7 @@ from podcast_assets.settings import Settings
 from podcast_assets.storage import delta
 from podcast_assets.storage.archive import Delivery
 
-Status = Literal["registered", "ingested", "quarantined", "resolved"]
+Status = Literal["registered", "ingested", "quarantined", "resolved", "writing"]
 TABLE = ("bronze", "deliveries")
 
 SCHEMA: dict[str, pl.DataType] = {
