@@ -4,7 +4,9 @@ landed file (registered, ingested, quarantined), per period it touches.
 It is how the sensors and ``refresh`` know what is new (a file whose name and fingerprint
 have no ``ingested``/``quarantined`` row), how instant segments are found by day without
 re-reading them, and what data has landed for the gold layer's preliminary/final status.
-It is append-only, like the archive.
+Rows of the file ``(silver/listens)`` say when a period's bronze commit was set out
+(``writing``) and its silver resolved (``resolved``), which keeps silver in step with
+bronze (``identity_sync``). It is append-only, like the archive.
 """
 
 from __future__ import annotations
