@@ -28,7 +28,7 @@ from podcast_assets.ingest import Outcome, read_events, read_files, write_bronze
 from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.settings import Settings
 from podcast_assets.silver import rebuild_silver, silver_rows, write_silver
-from podcast_assets.storage import ledger
+from podcast_assets.storage import ledger, lock
 
 
 @dataclass
@@ -43,10 +43,17 @@ def ingest_feed(
     settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger,
     *, bronze: bool = True, silver: bool = True,
 ) -> FeedRun:
-    """Bring ``spec``'s partitions ``[start, end)`` up to date in the selected layers.
-    Rejected files are quarantined and listed in ``bronze.failures``; the caller fails."""
-    if not bronze:
-        return FeedRun(silver=rebuild_silver(settings, spec, start, end)) if silver else FeedRun()
+    """Bring ``spec``'s partitions ``[start, end)`` up to date in the selected layers, one
+    step of a provider at a time (``storage.lock``). Rejected files are quarantined and
+    listed in ``bronze.failures``; the caller fails."""
+    with lock.held(settings, f"{spec.name}_feed", log):
+        if not bronze:
+            return FeedRun(silver=rebuild_silver(settings, spec, start, end)) if silver else FeedRun()
+        return _ingest(settings, spec, start, end, log, silver)
+
+
+def _ingest(settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger,
+            silver: bool) -> FeedRun:
     read = read_events if spec.cadence == "instant" else read_files
     out = read(settings, spec, start, end, log)
     entries = out.entries

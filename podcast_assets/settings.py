@@ -104,6 +104,11 @@ class Settings:
         """DuckDB serving store and API keys (not a contract path; ours)."""
         return self.root / "serving"
 
+    @property
+    def locks(self) -> Path:
+        """Lock files of the feed steps (not a contract path; ours)."""
+        return self.root / "locks"
+
 
 def get_settings() -> Settings:
     return Settings.from_env()

@@ -6,12 +6,14 @@ URL normalisation and ``podcast:guid`` precedence, and property tests."""
 
 from __future__ import annotations
 
+import logging
 import random
 import tempfile
+import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +25,12 @@ from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from podcast_assets.feed import ingest_feed
 from podcast_assets.planning import plan
+from podcast_assets.providers.specs import provider
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.settings import Settings
+from podcast_assets.storage import lock
 from podcast_assets_tests.conftest import (
     CATALOG_KEYS,
     GUID_A,
@@ -520,6 +525,28 @@ def test_a_layer_left_behind_by_a_failed_commit_is_rebuilt_though_its_delivery_i
     assert bronze(settings, "cirrus").get_column("listens").to_list() == [70]
     assert silver(settings, "cirrus").get_column("listens").to_list() == [70]
     assert plan(settings, ["cirrus"]) == []
+
+
+def test_feed_steps_of_one_provider_run_one_at_a_time(settings, drops: Drops, caplog) -> None:
+    """Runs started by hand (the UI, refresh) are not queued per provider as the sensors'
+    are: a step of a provider waits while another holds the provider's lock, so two
+    deliveries of one day are never read and committed at once. Other providers go on."""
+    drops.cirrus("2025-03-05", [(PODNEWS, 7)])
+    drops.dune("2025-03", [("2025-03", GUID_A, 50)])
+    log = logging.getLogger("test_feed_lock")
+    caplog.set_level(logging.INFO, logger=log.name)
+    day = date(2025, 3, 5)
+    with lock.held(settings, "cirrus_feed", log):  # another cirrus step is under way
+        waiting = threading.Thread(target=ingest_feed, args=(settings, provider("cirrus"), day, day + timedelta(days=1), log))
+        waiting.start()
+        waiting.join(timeout=1.0)
+        assert waiting.is_alive() and not Path(settings.delta("bronze", "cirrus")).exists()
+        ingest_feed(settings, provider("dune"), date(2025, 3, 1), date(2025, 4, 1), log)  # not held back
+        assert silver(settings, "dune").get_column("listens").to_list() == [50]
+    waiting.join(timeout=60)
+    assert not waiting.is_alive()
+    assert silver(settings, "cirrus").get_column("listens").to_list() == [7]
+    assert "waiting for another cirrus_feed step to finish" in caplog.text
 
 
 def test_each_layer_of_the_feed_step_can_run_alone(instance, lakehouse, settings, drops: Drops) -> None:
