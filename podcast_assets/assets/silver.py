@@ -1,7 +1,7 @@
 """Silver: ``delta/silver/listens``, every provider's listens in one canonical shape,
 keyed by ``podcast_guid``. Each provider's slice is its own asset (partitioned like the
-provider, materialized by its feed step, ``assets/feeds.py``), written with a predicate
-on ``provider`` and the periods it covers."""
+provider, materialized by its feed step, ``assets/feeds.py``): a write replaces the rows
+of its ``provider`` and the periods it covers (``storage.delta.overwrite_periods``)."""
 
 import dagster as dg
 import polars as pl
