@@ -76,10 +76,11 @@ def read_files(settings: Settings, spec: ProviderSpec, start: date, end: date, l
     frames, out = [], Outcome()
     for i, period in enumerate(periods, start=1):
         path = deliveries[period]
-        delivery = archive(settings, spec.name, path)
+        data = path.read_bytes()  # read once, to archive and to parse
+        delivery = archive(settings, spec.name, path, data)
         where = {"period_start": period, "period_grain": spec.period_grain}
         try:
-            df = _with_lineage(read_drop(spec, delivery.archive_path, path.name), delivery, now)
+            df = _with_lineage(read_drop(spec, path, data=data), delivery, now)
             df = validate(bronze_schema(spec, (period, _next_period(spec, period))), df, path.name, provider_names(spec))
         except DropError as err:
             out.entries.append(_reject(settings, delivery, err, log, **where))

@@ -43,18 +43,18 @@ class DropError(ValueError):
         return {"file": self.file, "row": self.row, "rule": self.rule, "sample": self.sample}
 
 
-def read_drop(spec: ProviderSpec, path: Path, name: str | None = None) -> pl.DataFrame:
+def read_drop(spec: ProviderSpec, path: Path, name: str | None = None, data: bytes | None = None) -> pl.DataFrame:
     """Read one delivered file into typed rows (all of ``spec.fields`` plus ``listens``,
     ``period_start`` and ``source_row``). ``name`` is the file name errors report (the
-    landed name when reading an archived copy). Raises ``DropError``."""
+    landed name when reading an archived copy); ``data`` the file's content, when the
+    caller has read it already. Raises ``DropError``."""
     name = name or path.name
-    raw = _read_raw(spec, path, name)
+    raw = _read_raw(spec, path.read_bytes() if data is None else data, name)
     return _typed(spec, raw, name)
 
 
 # ---- raw: every field as text ---------------------------------------------------------
-def _file_bytes(path: Path, name: str) -> bytes:
-    data = path.read_bytes()
+def _decoded(data: bytes, name: str) -> bytes:
     if name.endswith(".gz"):
         try:
             data = gzip.decompress(data)
@@ -63,8 +63,8 @@ def _file_bytes(path: Path, name: str) -> bytes:
     return data.removeprefix(BOM)
 
 
-def _read_raw(spec: ProviderSpec, path: Path, name: str) -> pl.DataFrame:
-    data = _file_bytes(path, name)
+def _read_raw(spec: ProviderSpec, data: bytes, name: str) -> pl.DataFrame:
+    data = _decoded(data, name)
     reader = {"csv": _raw_csv, "ndjson": _raw_ndjson, "json": _raw_json}[spec.format]
     return reader(spec, data, name)
 

@@ -42,14 +42,6 @@ def landed_mtime_ns(fingerprint: str) -> int:
     return int(fingerprint.split("-")[1])
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _copy_atomically(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
@@ -58,10 +50,11 @@ def _copy_atomically(source: Path, target: Path) -> None:
     os.replace(tmp, target)
 
 
-def archive(settings: Settings, provider: str, path: Path) -> Delivery:
-    """Copy a landed file into ``archive/<provider>/`` (once per distinct content)."""
+def archive(settings: Settings, provider: str, path: Path, data: bytes | None = None) -> Delivery:
+    """Copy a landed file into ``archive/<provider>/`` (once per distinct content).
+    ``data``: the file's content, when the caller has read it to parse it too."""
     landed = fingerprint(path)
-    delivery_id = _sha256(path)[:16]
+    delivery_id = hashlib.sha256(path.read_bytes() if data is None else data).hexdigest()[:16]
     target = settings.archive / provider / f"{delivery_id}__{path.name}"
     if not target.exists():
         _copy_atomically(path, target)
