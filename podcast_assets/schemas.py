@@ -31,7 +31,8 @@ def key_hashes_differ(frame: pl.DataFrame | pl.LazyFrame, columns: list[str]) ->
     hashes differ have different keys. False says only that two hashes meet (a repeated
     key, or a collision). One pass over a column of integers: on a million rows a fifth of
     what pandera's ``unique=`` costs, half of comparing the keys themselves."""
-    return frame.lazy().select(pl.struct(columns).hash().n_unique() == pl.len()).collect().item()
+    rows = frame.lazy().select(columns).collect()
+    return rows.hash_rows().n_unique() == rows.height
 
 
 def _unique_key(columns: list[str]) -> pa.Check:
