@@ -11,6 +11,7 @@ silver beside it; the others commit and record what happened themselves.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -66,6 +67,15 @@ def _reject(settings: Settings, delivery: Delivery, err: DropError, log: logging
     return ledger.entry(delivery, "quarantined", reason=err.reason(), **where)
 
 
+def _archive_and_read(settings: Settings, spec: ProviderSpec, path: Path) -> tuple[Delivery, Future[pl.DataFrame]]:
+    """Read a landed file once, and archive it (hash and copy) while a thread parses it:
+    both release the GIL, so they take a core each. The future raises ``DropError``."""
+    data = path.read_bytes()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        parsed = pool.submit(read_drop, spec, path, path.name, data)
+        return archive(settings, spec.name, path, data), parsed
+
+
 def read_files(settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger) -> Outcome:
     """Bronze rows for a daily or monthly provider: each period in ``[start, end)`` with a
     delivery gets that delivery's rows, which will replace the period's (a restatement
@@ -76,11 +86,10 @@ def read_files(settings: Settings, spec: ProviderSpec, start: date, end: date, l
     frames, out = [], Outcome()
     for i, period in enumerate(periods, start=1):
         path = deliveries[period]
-        data = path.read_bytes()  # read once, to archive and to parse
-        delivery = archive(settings, spec.name, path, data)
+        delivery, parsed = _archive_and_read(settings, spec, path)
         where = {"period_start": period, "period_grain": spec.period_grain}
         try:
-            df = _with_lineage(read_drop(spec, path, data=data), delivery, now)
+            df = _with_lineage(parsed.result(), delivery, now)
             df = validate(bronze_schema(spec, (period, _next_period(spec, period))), df, path.name, provider_names(spec))
         except DropError as err:
             out.entries.append(_reject(settings, delivery, err, log, **where))
@@ -103,9 +112,9 @@ def register_segments(settings: Settings, spec: ProviderSpec, log: logging.Logge
     new = [p for p in landing.landed_files(settings, spec) if (p.name, fingerprint(p)) not in done]
     counts: list[pl.DataFrame] = []
     for i, path in enumerate(new, start=1):
-        delivery = archive(settings, spec.name, path)
+        delivery, parsed = _archive_and_read(settings, spec, path)
         try:
-            df = read_drop(spec, delivery.archive_path, path.name)
+            df = parsed.result()
             validate(bronze_schema(spec).remove_columns(["source_file", "delivery_id", "ingested_at"]), df, path.name,
                      provider_names(spec))
         except DropError as err:
