@@ -2,13 +2,13 @@
 
 A run that ingests new drops writes both layers: the rows it read, validated, go to
 bronze and (mapped to podcast guids and summed) to silver without being read back. Silver
-is built first, on every core polars has; then the two Delta commits run at once
-(delta-rs encodes on one thread and releases the GIL, so each takes a core). The ledger
-records the deliveries, and which identity silver was resolved under, only once both
-commits have happened: a run stopped half way leaves its files pending, and the next run
-redoes both layers. Before the commits it records that they are under way, so if only
-one of them happened and the delivery is never retried (a newer one replaced it), the
-period's silver is still rebuilt from bronze as it is (``identity_sync``).
+is built first, on every core polars has; then the two Delta commits run at once (polars
+writes their Parquet files with the GIL released). The ledger records the deliveries,
+and which identity silver was resolved under, only once both commits have happened: a
+run stopped half way leaves its files pending, and the next run redoes both layers.
+Before the commits it records that they are under way, so if only one of them happened
+and the delivery is never retried (a newer one replaced it), the period's silver is
+still rebuilt from bronze as it is (``identity_sync``).
 
 Either layer can also run alone (the Dagster UI, a silver rebuild after a show mapping
 changed): bronze alone leaves silver stale until it is rebuilt (``identity_sync``).

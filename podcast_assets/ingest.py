@@ -68,8 +68,8 @@ def _reject(settings: Settings, delivery: Delivery, err: DropError, log: logging
 
 
 def _archive_and_read(settings: Settings, spec: ProviderSpec, path: Path) -> tuple[Delivery, Future[pl.DataFrame]]:
-    """Read a landed file once, and archive it (hash and copy) while a thread parses it:
-    both release the GIL, so they take a core each. The future raises ``DropError``."""
+    """Read a landed file once, and archive it (hash and copy, which release the GIL)
+    while a thread parses it. The future raises the parse's ``DropError``."""
     data = path.read_bytes()
     with ThreadPoolExecutor(max_workers=1) as pool:
         parsed = pool.submit(read_drop, spec, path, path.name, data)
