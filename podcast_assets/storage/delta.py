@@ -1,4 +1,4 @@
-"""Delta Lake IO: predicate overwrites of one time window, and filtered reads.
+"""Delta Lake IO: overwrites of a time window or of periods, and filtered reads.
 
 We write through ``deltalake.write_deltalake`` with ``mode="overwrite"`` and a predicate
 ``col >= start AND col < end [AND key = value]``: one atomic commit replaces exactly the
