@@ -6,6 +6,7 @@ URL normalisation and ``podcast:guid`` precedence, and property tests."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
 import tempfile
@@ -123,6 +124,11 @@ def test_boreal_csv_and_gzip_ranged_run(instance, lakehouse, settings, drops: Dr
     # every delivery has an immutable copy in the archive, named <delivery_id>__<name>
     archived = sorted(p.name.split("__", 1)[1] for p in (settings.archive / "boreal").iterdir())
     assert archived == ["boreal_plays_2025-03-03.csv", "boreal_plays_2025-03-04.csv.gz", "shows.csv"]
+    for copy in (settings.archive / "boreal").iterdir():  # the delivered bytes, read-only, as landed
+        landed = settings.landing("boreal") / copy.name.split("__", 1)[1]
+        content = landed.read_bytes()
+        assert copy.read_bytes() == content and copy.name.startswith(hashlib.sha256(content).hexdigest()[:16] + "__")
+        assert copy.stat().st_mtime_ns == landed.stat().st_mtime_ns and copy.stat().st_mode & 0o222 == 0
 
 
 def test_cirrus_url_variants_and_podcast_guid_precedence(instance, lakehouse, settings, drops: Drops) -> None:

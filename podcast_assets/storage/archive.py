@@ -42,22 +42,31 @@ def landed_mtime_ns(fingerprint: str) -> int:
     return int(fingerprint.split("-")[1])
 
 
-def _copy_atomically(source: Path, target: Path) -> None:
+def _copy_atomically(source: Path, target: Path, data: bytes | None = None) -> None:
+    """Copy ``source`` (as ``data``, its content read before, when given) to ``target``,
+    keeping the landed mtime (it orders catalog crawls)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    shutil.copy2(source, tmp)  # keeps the landed mtime (it orders catalog crawls)
+    if data is None:
+        shutil.copy2(source, tmp)
+    else:
+        stat = source.stat()
+        tmp.write_bytes(data)
+        os.utime(tmp, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     os.chmod(tmp, 0o444)
     os.replace(tmp, target)
 
 
 def archive(settings: Settings, provider: str, path: Path, data: bytes | None = None) -> Delivery:
     """Copy a landed file into ``archive/<provider>/`` (once per distinct content).
-    ``data``: the file's content, when the caller has read it to parse it too."""
+    ``data``: the file's content, when the caller has read it to parse it too; then the
+    bytes hashed, archived and parsed are the same even if the file changes meanwhile."""
     landed = fingerprint(path)
-    delivery_id = hashlib.sha256(path.read_bytes() if data is None else data).hexdigest()[:16]
+    data = path.read_bytes() if data is None else data
+    delivery_id = hashlib.sha256(data).hexdigest()[:16]
     target = settings.archive / provider / f"{delivery_id}__{path.name}"
     if not target.exists():
-        _copy_atomically(path, target)
+        _copy_atomically(path, target, data)
     return Delivery(provider, path.name, landed, delivery_id, target)
 
 
