@@ -27,7 +27,7 @@ from podcast_assets.identity_sync import resolution_entries, writing_entries
 from podcast_assets.ingest import Outcome, read_events, read_files, write_bronze
 from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.settings import Settings
-from podcast_assets.silver import rebuild_silver, silver_rows, write_silver
+from podcast_assets.silver import load_identity, rebuild_silver, silver_rows, write_silver
 from podcast_assets.storage import ledger, lock
 
 
@@ -55,12 +55,16 @@ def ingest_feed(
 def _ingest(settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger,
             silver: bool) -> FeedRun:
     read = read_events if spec.cadence == "instant" else read_files
-    out = read(settings, spec, start, end, log)
-    entries = out.entries
-    listens, used = silver_rows(settings, spec, out.rows, (start, end)) if silver else (None, "")
-    if out.periods:
-        ledger.record(settings, writing_entries(spec, out.periods))
     with ThreadPoolExecutor(max_workers=1) as pool:
+        # silver's identity (read, and a directory's shows resolved: Python) while the
+        # drops are read (parsing and hashing release the GIL)
+        identity = pool.submit(load_identity, settings, spec) if silver else None
+        out = read(settings, spec, start, end, log)
+        entries, listens = out.entries, None
+        if identity is not None:
+            listens, used = silver_rows(settings, spec, out.rows, (start, end), identity.result())
+        if out.periods:
+            ledger.record(settings, writing_entries(spec, out.periods))
         bronze_written = pool.submit(write_bronze, settings, spec, out)
         if listens is not None:
             write_silver(settings, spec, listens, out.periods)

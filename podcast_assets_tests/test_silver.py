@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from podcast_assets.providers.reader import DropError
 from podcast_assets.providers.specs import provider
 from podcast_assets.schemas import SILVER_KEY, key_hashes_differ, silver_listens_schema, validate
-from podcast_assets.silver import to_silver
+from podcast_assets.silver import Identity, to_silver
 from podcast_assets_tests.conftest import PODNEWS, PODNEWS_GUID, derived
 
 DAY = date(2025, 3, 3)
@@ -22,6 +22,7 @@ FEEDS_SHOW = derived("feeds.example.com/show")
 NO_CATALOG = pl.DataFrame(schema={"feed_url_normalized": pl.String, "podcast_guid": pl.String})
 DIRECTORY = pl.DataFrame({"provider": ["boreal"] * 3, "show_id": ["s1", "s2", "s3"],
                           "feed_url": [PODNEWS, "https://feeds.example.com/show", "http://PODNEWS.net/rss/"]})
+IDENTITY = Identity.resolve(provider("boreal"), DIRECTORY, NO_CATALOG)
 
 
 def boreal_rows(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
@@ -31,8 +32,7 @@ def boreal_rows(rows: list[tuple[str, str, int]]) -> pl.DataFrame:
 
 
 def test_rows_with_distinct_keys_pass_through_in_their_order() -> None:
-    out = to_silver(provider("boreal"), boreal_rows([("s2", "e1", 4), ("s1", "e1", 5), ("s9", "e1", 1)]),
-                    DIRECTORY, NO_CATALOG)
+    out = to_silver(provider("boreal"), boreal_rows([("s2", "e1", 4), ("s1", "e1", 5), ("s9", "e1", 1)]), IDENTITY)
     assert out.rows() == [
         ("boreal", FEEDS_SHOW, "e1", DAY, "day", 4, None),
         ("boreal", PODNEWS_GUID, "e1", DAY, "day", 5, None),
@@ -44,11 +44,11 @@ def test_repeated_keys_are_summed_where_they_first_appear() -> None:
     """s1 and s3 are two ids of one feed (URL variants): their e1 rows are one key, and
     a row listed twice is one key too: 5 + 2 + 3 = 10, 4 + 6 = 10."""
     rows = [("s1", "e1", 5), ("s2", "e1", 4), ("s3", "e1", 2), ("s2", "e1", 6), ("s1", "e1", 3), ("s1", "e2", 7)]
-    out = to_silver(provider("boreal"), boreal_rows(rows), DIRECTORY, NO_CATALOG)
+    out = to_silver(provider("boreal"), boreal_rows(rows), IDENTITY)
     assert out.select("podcast_guid", "episode_guid", "listens").rows() == [
         (PODNEWS_GUID, "e1", 10), (FEEDS_SHOW, "e1", 10), (PODNEWS_GUID, "e2", 7)
     ]
-    assert out.schema == to_silver(provider("boreal"), boreal_rows(rows[:2]), DIRECTORY, NO_CATALOG).schema
+    assert out.schema == to_silver(provider("boreal"), boreal_rows(rows[:2]), IDENTITY).schema
 
 
 def test_the_silver_schema_refuses_a_repeated_key_naming_its_rows() -> None:
