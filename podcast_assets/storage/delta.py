@@ -75,10 +75,12 @@ def _create_if_missing(path: str, df: pl.DataFrame) -> None:
         write_deltalake(path, df.clear(), mode="append")
 
 
-def _write(path: str, df: pl.DataFrame, predicate: str | None, mode: str = "overwrite") -> None:
+def _write(path: str, df: pl.DataFrame, predicate: str | None, mode: str = "overwrite",
+           slice_id: str | None = None) -> None:
     def commit() -> None:
         _create_if_missing(path, df)
-        write_deltalake(path, df, mode=mode, predicate=predicate)
+        properties = _naming(DeltaTable(path), slice_id) if slice_id else None
+        write_deltalake(path, df, mode=mode, predicate=predicate, commit_properties=properties)
 
     _retrying(commit)
 
@@ -99,8 +101,8 @@ def overwrite_periods(
 
     Written as one Parquet file per period and committed as a transaction (module
     docstring), unless a file of the table holds rows of these periods and others too.
-    The transaction names its slice (an application id per ``where``), so two writers of
-    one slice conflict and the loser retries, as with a predicate overwrite."""
+    The commit names its slice (a Delta application id per ``where``), so two writers of
+    one slice conflict and the loser retries, whichever way each of them writes."""
     predicate = _all([f"{column} IN ({', '.join(_literal(p) for p in periods)})"], where)
     where = dict(where or {})
     _retrying(lambda: _create_if_missing(path, df))
@@ -114,10 +116,9 @@ def overwrite_periods(
         replaced = _replaced_files(table, column, periods, where)
         if replaced is None:
             raise _NotOnlyThesePeriods
-        version = (table.transaction_version(slice_id) or 0) + 1
         removed = [RemoveAction(file, True, _now_ms(), size) for file, size in replaced]
         table.create_write_transaction([*added, *removed], mode="append", schema=table.schema(),
-                                       commit_properties=CommitProperties(app_transactions=[Transaction(slice_id, version)]))
+                                       commit_properties=_naming(table, slice_id))
 
     try:
         for add in _period_files(path, df, column, periods, where):
@@ -128,11 +129,17 @@ def overwrite_periods(
             Path(path, add.path).unlink(missing_ok=True)
         if not isinstance(exc, _NotOnlyThesePeriods):
             raise
-        _write(path, df, predicate)
+        _write(path, df, predicate, slice_id=slice_id)
 
 
 class _NotOnlyThesePeriods(Exception):
     """A file of the table holds rows of the periods being replaced and others too."""
+
+
+def _naming(table: DeltaTable, slice_id: str) -> CommitProperties:
+    """Commit properties carrying the next version of ``slice_id``: Delta's conflict check
+    fails a commit when one naming the same application id landed since its snapshot."""
+    return CommitProperties(app_transactions=[Transaction(slice_id, (table.transaction_version(slice_id) or 0) + 1)])
 
 
 def _now_ms() -> int:

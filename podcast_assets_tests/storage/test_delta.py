@@ -127,6 +127,17 @@ def test_overwrite_periods_of_one_provider_leave_the_others_files(path: str) -> 
     assert table(path) == [("a", day(0), 1), ("a", day(1), 1), ("b", day(0), 5), ("b", day(1), 5)]
 
 
+def test_both_ways_of_writing_periods_name_their_slice(path: str) -> None:
+    """A write that falls back to the predicate (a file of two days holds one of its
+    periods) and one that does not both name the provider's slice in their commit, so
+    writers of one slice conflict whichever way each of them writes."""
+    delta.overwrite_window(path, frame(days(2)), "period_start", D, day(2), {"provider": "p"})
+    delta.overwrite_periods(path, frame([("p", D, 3)]), "period_start", [D], {"provider": "p"})  # the predicate way
+    delta.overwrite_periods(path, frame([("p", day(2), 4)]), "period_start", [day(2)], {"provider": "p"})
+    assert DeltaTable(path).transaction_version('overwrite_periods {"provider": "p"}') == 2
+    assert table(path) == [("p", D, 3), ("p", day(1), 1), ("p", day(2), 4)]
+
+
 def test_overwrite_periods_refuses_rows_outside_its_periods_or_slice(path: str) -> None:
     """Nothing is written: the table and its folder stay as they were."""
     delta.overwrite_periods(path, frame(days(1)), "period_start", [day(0)], {"provider": "p"})
