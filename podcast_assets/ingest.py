@@ -72,7 +72,7 @@ def _archive_and_read(settings: Settings, spec: ProviderSpec, path: Path) -> tup
     while a thread parses it. The future raises the parse's ``DropError``."""
     data = path.read_bytes()
     with ThreadPoolExecutor(max_workers=1) as pool:
-        parsed = pool.submit(read_drop, spec, path, path.name, data)
+        parsed = pool.submit(read_drop, spec, path, data=data)
         return archive(settings, spec.name, path, data), parsed
 
 
