@@ -179,6 +179,15 @@ def test_blank_lines_hold_no_rows_and_ids_lose_their_blanks(tmp_path: Path) -> N
     assert df.select("show_id", "episode_guid", "listens", "source_row").rows() == [("s1", " e ", 1, 1), ("s2", "e", 2, 5)]
 
 
+def test_counts_may_carry_blanks_and_extra_columns_are_ignored(tmp_path: Path) -> None:
+    """A count with blanks around it is that count (in a file where others have none);
+    a column of the file that happens to share a name of ours is not ours."""
+    data = "report_date,show_id,episode_guid,episode_title,plays,source_row\r\n" \
+           "2025-03-03,s1,e1,t, 7 ,x\r\n2025-03-03,s1,e2,t,8,y\r\n"
+    df = read(tmp_path, "boreal", "b.csv", data)
+    assert df.select("episode_guid", "listens", "source_row").rows() == [("e1", 7, 1), ("e2", 8, 2)]
+
+
 def test_reported_name_is_the_landed_name(tmp_path: Path) -> None:
     """Archived copies are read under their landed name, so reasons name what was delivered."""
     path = tmp_path / "0123456789abcdef__boreal_plays_2025-03-03.csv"

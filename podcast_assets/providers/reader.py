@@ -75,19 +75,24 @@ def _require(columns: list[str], spec: ProviderSpec, file: str, fields: dict[str
             raise DropError(file, f"missing column {source!r}")
 
 
+_ROW = "\x00row"  # the reader's row index, under a name no header carries
+
+
 def _raw_csv(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
     try:
-        df = pl.read_csv(data, separator=spec.csv_separator, infer_schema=False)
+        # (the reader numbers the rows in the chunks of the other columns: a column made in
+        # one chunk would have every column copied to line up with it later)
+        df = pl.read_csv(data, separator=spec.csv_separator, infer_schema=False, row_index_name=_ROW, row_index_offset=1)
     except pl.exceptions.PolarsError as exc:
         raise DropError(file, f"not valid CSV: {str(exc).splitlines()[0]}") from None
     _require(df.columns, spec, file, dict(spec.fields))
-    df = df.with_columns(pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("source_row"))
-    first, *rest = df.columns[:-1]
+    first, *rest = df.columns[1:]
     nothing_after_first = pl.all_horizontal(pl.col(rest).is_null())
     if df.select(nothing_after_first.any()).item():  # (the filter copies every column: only when needed)
         # a line with nothing in it (blank, or only separators) is no row
         df = df.filter(~(nothing_after_first & pl.col(first).fill_null("").str.strip_chars().eq("")))
-    return df.select(*(pl.col(src).alias(canon) for canon, src in spec.fields.items()), "source_row")
+    return df.select(*(pl.col(src).alias(canon) for canon, src in spec.fields.items()),
+                     pl.col(_ROW).cast(pl.Int64).alias("source_row"))
 
 
 def _field_expr(source: str) -> pl.Expr:
@@ -177,7 +182,7 @@ def _typed(spec: ProviderSpec, raw: pl.DataFrame, file: str) -> pl.DataFrame:
     exprs: list[pl.Expr] = []
     checks: list[tuple[str, str, str]] = []  # (text column, parsed column, rule), in report order
     if "listens" in raw.columns:
-        exprs.append(text("listens").str.strip_chars().cast(pl.Int64, strict=False))
+        exprs.append(_whole_numbers(raw.get_column("listens")))
         checks.append(("listens", "listens", f"{f['listens']} must be a whole number"))
     else:  # instant providers: one row is one listen
         exprs.append(pl.lit(1, pl.Int64).alias("listens"))
@@ -204,15 +209,25 @@ def _typed(spec: ProviderSpec, raw: pl.DataFrame, file: str) -> pl.DataFrame:
     return typed.drop([c for c in ("period",) if c in typed.columns])
 
 
-def _strict_date(text: pl.Series, pattern: str, suffix: str = "") -> pl.Series:
-    """A date from text of exactly ``pattern`` (``2025-3`` is not a month), else null.
+def _whole_numbers(text: pl.Series) -> pl.Expr:
+    """Whole numbers from ``text``, else null; blanks around a number are allowed, and
+    stripped only when a number has them (stripping copies the column)."""
+    if text.cast(pl.Int64, strict=False).null_count() > text.null_count():
+        return pl.col(text.name).str.strip_chars().cast(pl.Int64, strict=False)
+    return pl.col(text.name).cast(pl.Int64, strict=False)
+
+
+def _strict_date(text: pl.Series, pattern: str, suffix: str = "") -> pl.Expr:
+    """A date from ``text`` of exactly ``pattern`` (``2025-3`` is not a month), else null.
     Parsed once per distinct text: a file of a million rows carries a handful of dates."""
     distinct = text.unique()
+    if distinct.is_empty():  # (replace_strict would give an empty column the type String)
+        return pl.lit(None, pl.Date)
     parsed = pl.select(
         pl.when(distinct.str.contains(pattern)).then((distinct + suffix).str.to_date("%Y-%m-%d", strict=False))
     ).to_series()
-    # (the cast: replace_strict returns an empty series as String)
-    return text.replace_strict(distinct, parsed, return_dtype=pl.Date).cast(pl.Date)
+    # (an expression, so the dates keep the chunks of the text)
+    return pl.col(text.name).replace_strict(distinct, parsed, return_dtype=pl.Date)
 
 
 def _src(spec: ProviderSpec, canon: str) -> str:
