@@ -178,7 +178,9 @@ def _period_files(path: str, df: pl.DataFrame, column: str, periods: list[date],
     """Write ``df`` as one Parquet file per ``column`` value, yielding the Delta add action
     of each as it is written; raises before writing any if a row is outside ``periods``
     and ``where``."""
-    parts = df.partition_by(column, maintain_order=True) if df.get_column(column).n_unique() > 1 else [df]
+    values = df.get_column(column)
+    one_value = not values.null_count() and values.min() == values.max()
+    parts = [df] if one_value else df.partition_by(column, maintain_order=True)
     parts = [(part, _stats(part, [column, *where])) for part in parts if part.height]
     for part, stats in parts:
         if part.item(0, column) not in periods:

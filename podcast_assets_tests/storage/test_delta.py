@@ -146,6 +146,8 @@ def test_overwrite_periods_refuses_rows_outside_its_periods_or_slice(path: str) 
         delta.overwrite_periods(path, frame(days(1, "q")), "period_start", [day(0)], {"provider": "p"})
     with pytest.raises(ValueError, match="not one of the periods"):
         delta.overwrite_periods(path, frame(days(2)), "period_start", [day(0)], {"provider": "p"})
+    with pytest.raises(ValueError, match="not one of the periods"):  # a row of no period at all
+        delta.overwrite_periods(path, frame([*days(1), ("p", None, 1)]), "period_start", [day(0)], {"provider": "p"})
     assert delta.version(path) == version and sorted(Path(path).glob("*.parquet")) == parquet
     assert table(path) == [("p", D, 1)]
 
