@@ -34,6 +34,7 @@ def silver_spec(spec: ProviderSpec) -> dg.AssetSpec:
 
 def silver_metadata(listens: pl.DataFrame, settings: Settings, context: dg.AssetExecutionContext) -> dict:
     unmapped = listens.filter(pl.col("podcast_guid").is_null())
+    guids = listens.get_column("podcast_guid")
     return table_metadata(
         listens,
         settings.delta(*LISTENS),
@@ -41,5 +42,5 @@ def silver_metadata(listens: pl.DataFrame, settings: Settings, context: dg.Asset
         listens=int(listens.get_column("listens").sum()),
         unmapped_listens=int(unmapped.get_column("listens").sum()),
         unmapped_shows=unmapped.get_column("unmapped_show").n_unique(),
-        podcasts=listens.get_column("podcast_guid").drop_nulls().n_unique(),
+        podcasts=guids.n_unique() - min(guids.null_count(), 1),  # (null is no podcast; dropping nulls copies)
     )
