@@ -86,7 +86,7 @@ def _raw_csv(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
     except pl.exceptions.PolarsError as exc:
         raise DropError(file, f"not valid CSV: {str(exc).splitlines()[0]}") from None
     _require(df.columns, spec, file, dict(spec.fields))
-    first, *rest = df.columns[1:]
+    first, *rest = df.columns[1:]  # (the row index comes first)
     nothing_after_first = pl.all_horizontal(pl.col(rest).is_null())
     if df.select(nothing_after_first.any()).item():  # (the filter copies every column: only when needed)
         # a line with nothing in it (blank, or only separators) is no row
