@@ -28,7 +28,7 @@ from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.schemas import SHOW_DIRECTORY, bronze_schema, empty_frame, provider_names, validate
 from podcast_assets.settings import Settings
 from podcast_assets.storage import delta, ledger
-from podcast_assets.storage.archive import Delivery, archive, fingerprint, landed_mtime_ns, quarantine
+from podcast_assets.storage.archive import Delivery, archive, fingerprint, landed_mtime_ns, quarantine, read_landed
 
 
 @dataclass
@@ -70,10 +70,10 @@ def _reject(settings: Settings, delivery: Delivery, err: DropError, log: logging
 def _archive_and_read(settings: Settings, spec: ProviderSpec, path: Path) -> tuple[Delivery, Future[pl.DataFrame]]:
     """Read a landed file once, and archive it (hash and copy, which release the GIL)
     while a thread parses it. The future raises the parse's ``DropError``."""
-    data = path.read_bytes()
+    content = read_landed(path)
     with ThreadPoolExecutor(max_workers=1) as pool:
-        parsed = pool.submit(read_drop, spec, path, data=data)
-        return archive(settings, spec.name, path, data), parsed
+        parsed = pool.submit(read_drop, spec, path, data=content[1])
+        return archive(settings, spec.name, path, content), parsed
 
 
 def read_files(settings: Settings, spec: ProviderSpec, start: date, end: date, log: logging.Logger) -> Outcome:

@@ -27,11 +27,13 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from podcast_assets.feed import ingest_feed
+from podcast_assets.ingest import _archive_and_read
 from podcast_assets.planning import plan
 from podcast_assets.providers.specs import provider
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.settings import Settings
 from podcast_assets.storage import lock
+from podcast_assets.storage.archive import fingerprint, landed_mtime_ns
 from podcast_assets_tests.conftest import (
     CATALOG_KEYS,
     GUID_A,
@@ -129,6 +131,28 @@ def test_boreal_csv_and_gzip_ranged_run(instance, lakehouse, settings, drops: Dr
         content = landed.read_bytes()
         assert copy.read_bytes() == content and copy.name.startswith(hashlib.sha256(content).hexdigest()[:16] + "__")
         assert copy.stat().st_mtime_ns == landed.stat().st_mtime_ns and copy.stat().st_mode & 0o222 == 0
+
+
+def test_a_file_changed_while_it_is_read_is_seen_as_a_new_delivery(settings, drops: Drops) -> None:
+    """The provider rewrites a landed file just as we read it: what is recorded, hashed,
+    archived and parsed is the content we read, and its fingerprint is the one from
+    before the change, so the rewritten file counts as not handled yet."""
+    drops.boreal("2025-03-03", [("2025-03-03", "s1", "e1", "t", 5)])
+    landed = settings.landing("boreal") / "boreal_plays_2025-03-03.csv"
+
+    class RewrittenOnRead(type(landed)):
+        def read_bytes(self) -> bytes:
+            data = super().read_bytes()
+            Path(self).write_bytes(data + b"2025-03-03,s1,e2,t,6\n")
+            return data
+
+    first = landed.read_bytes()
+    delivery, parsed = _archive_and_read(settings, provider("boreal"), RewrittenOnRead(landed))
+    assert delivery.fingerprint != fingerprint(landed)
+    assert delivery.archive_path.read_bytes() == first
+    assert delivery.archive_path.stat().st_mtime_ns == landed_mtime_ns(delivery.fingerprint)
+    assert delivery.delivery_id == hashlib.sha256(first).hexdigest()[:16]
+    assert parsed.result().get_column("listens").to_list() == [5]
 
 
 def test_cirrus_url_variants_and_podcast_guid_precedence(instance, lakehouse, settings, drops: Drops) -> None:

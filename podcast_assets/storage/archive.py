@@ -42,31 +42,38 @@ def landed_mtime_ns(fingerprint: str) -> int:
     return int(fingerprint.split("-")[1])
 
 
-def _copy_atomically(source: Path, target: Path, data: bytes | None = None) -> None:
-    """Copy ``source`` (as ``data``, its content read before, when given) to ``target``,
-    keeping the landed mtime (it orders catalog crawls)."""
+def _copy_atomically(source: Path, target: Path, content: tuple[str, bytes] | None = None) -> None:
+    """Copy ``source`` to ``target``, keeping the landed mtime (it orders catalog crawls);
+    ``content``: its fingerprint and bytes as read before (``read_landed``), when given."""
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    if data is None:
+    if content is None:
         shutil.copy2(source, tmp)
     else:
-        stat = source.stat()
+        landed, data = content
         tmp.write_bytes(data)
-        os.utime(tmp, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        os.utime(tmp, ns=(landed_mtime_ns(landed), landed_mtime_ns(landed)))
     os.chmod(tmp, 0o444)
     os.replace(tmp, target)
 
 
-def archive(settings: Settings, provider: str, path: Path, data: bytes | None = None) -> Delivery:
+def read_landed(path: Path) -> tuple[str, bytes]:
+    """A landed file's fingerprint and content, the fingerprint taken first: a file that
+    changes while it is read then has a fingerprint not yet handled, and is read again."""
+    return fingerprint(path), path.read_bytes()
+
+
+def archive(settings: Settings, provider: str, path: Path, content: tuple[str, bytes] | None = None) -> Delivery:
     """Copy a landed file into ``archive/<provider>/`` (once per distinct content).
-    ``data``: the file's content, when the caller has read it to parse it too; then the
-    bytes hashed, archived and parsed are the same even if the file changes meanwhile."""
-    landed = fingerprint(path)
-    data = path.read_bytes() if data is None else data
+    ``content``: ``read_landed(path)``, when the caller has read the file to parse it too;
+    then the bytes hashed, archived and parsed are the same even if the file changes
+    meanwhile."""
+    content = read_landed(path) if content is None else content
+    landed, data = content
     delivery_id = hashlib.sha256(data).hexdigest()[:16]
     target = settings.archive / provider / f"{delivery_id}__{path.name}"
     if not target.exists():
-        _copy_atomically(path, target, data)
+        _copy_atomically(path, target, content)
     return Delivery(provider, path.name, landed, delivery_id, target)
 
 
