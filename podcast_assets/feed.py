@@ -1,11 +1,12 @@
 """One provider feed, landing -> bronze -> silver, in one step, free of Dagster.
 
 A run that ingests new drops writes both layers: the rows it read, validated, go to
-bronze and (mapped to podcast guids and summed) to silver without being read back. Silver
-is built first, on every core polars has; then the two Delta commits run at once (polars
-writes their Parquet files with the GIL released). The ledger records the deliveries,
-and which identity silver was resolved under, only once both commits have happened: a
-run stopped half way leaves its files pending, and the next run redoes both layers.
+bronze and (mapped to podcast guids and summed) to silver without being read back.
+Bronze's commit starts as soon as its rows are validated and runs while silver is built
+and committed (polars writes the Parquet files with the GIL released, so the two layers
+share the cores). The ledger records the deliveries, and which identity silver was
+resolved under, only once both commits have happened: a run stopped half way leaves its
+files pending, and the next run redoes both layers.
 Before the commits it records that they are under way, so if only one of them happened
 and the delivery is never retried (a newer one replaced it), the period's silver is
 still rebuilt from bronze as it is (``identity_sync``).
@@ -61,12 +62,11 @@ def _ingest(settings: Settings, spec: ProviderSpec, start: date, end: date, log:
         identity = pool.submit(load_identity, settings, spec) if silver else None
         out = read(settings, spec, start, end, log)
         entries, listens = out.entries, None
-        if identity is not None:
-            listens, used = silver_rows(settings, spec, out.rows, (start, end), identity.result())
         if out.periods:
             ledger.record(settings, writing_entries(spec, out.periods))
-        bronze_written = pool.submit(write_bronze, settings, spec, out)
-        if listens is not None:
+        bronze_written = pool.submit(write_bronze, settings, spec, out)  # (after the identity)
+        if identity is not None:
+            listens, used = silver_rows(settings, spec, out.rows, (start, end), identity.result())
             write_silver(settings, spec, listens, out.periods)
             entries = entries + resolution_entries(spec, used, out.periods)
         bronze_written.result()
