@@ -64,7 +64,7 @@ def _ingest(settings: Settings, spec: ProviderSpec, start: date, end: date, log:
         entries, listens = out.entries, None
         if out.periods:
             ledger.record(settings, writing_entries(spec, out.periods))
-        bronze_written = pool.submit(write_bronze, settings, spec, out)  # (after the identity)
+        bronze_written = pool.submit(write_bronze, settings, spec, out)  # (the worker's identity read first)
         if identity is not None:
             listens, used = silver_rows(settings, spec, out.rows, (start, end), identity.result())
             write_silver(settings, spec, listens, out.periods)

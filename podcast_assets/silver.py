@@ -73,9 +73,9 @@ def to_silver(spec: ProviderSpec, bronze: pl.DataFrame, identity: Identity) -> p
     feed URL) and joined onto the rows. A delivery names each episode and period once as
     a rule, so the rows are summed only when their key may repeat (a row listed twice,
     two show ids of one podcast): the test, one hash pass, costs a quarter of the
-    group-by it saves. Either way no two rows share ``SILVER_KEY``. Row order carries no meaning in silver (readers sort or
-    aggregate), but it is deterministic: the order of ``bronze``, each sum where its key
-    first appears.
+    group-by it saves. Either way no two rows share ``SILVER_KEY``. Row order carries no
+    meaning in silver (readers sort or aggregate), but it is deterministic: the order of
+    ``bronze``, each sum where its key first appears.
     """
     rows = bronze.lazy()
     if spec.show_key == "podcast_guid":

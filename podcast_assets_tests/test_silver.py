@@ -1,6 +1,7 @@
 """Bronze rows -> silver rows (``to_silver``) and the silver schema's key check, on
-hand-made frames: sums where a key repeats, the rows as they are where none does, and a
-repeated key refused before any commit."""
+hand-made frames: sums where a key repeats, the rows as they are where none does, never
+two rows of one key whatever the delivery repeats, and the schema (the asset check's)
+refusing a repeated key, naming its rows."""
 
 from __future__ import annotations
 
