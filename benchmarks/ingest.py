@@ -15,8 +15,8 @@ Run: ``.venv/bin/python benchmarks/ingest.py [--rows 1000000] [--repeat 3] [--pr
 
    - ``baseline``: ``pl.read_csv(file)`` + ``write_deltalake(table, df)``.
    - ``pure``: our functions without Dagster: ``feed.ingest_feed``, what the feed step
-     runs (archive, read, type, pandera-validate; ``to_silver`` and pandera-validate; then
-     the bronze commit on a thread beside the silver commit; then the ledger).
+     runs (archive, read, type, pandera-validate; then the bronze commit on a thread while
+     ``to_silver``, pandera-validate and the silver commit run; then the ledger).
    - ``dagster``: ``dg.materialize`` of the ``boreal_feed`` step (``bronze/boreal`` and
      ``silver/boreal_listens``) for the partition on an ephemeral instance.
 

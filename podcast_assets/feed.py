@@ -6,10 +6,10 @@ Bronze's commit starts as soon as its rows are validated and runs while silver i
 and committed (polars writes the Parquet files with the GIL released, so the two layers
 share the cores). The ledger records the deliveries, and which identity silver was
 resolved under, only once both commits have happened: a run stopped half way leaves its
-files pending, and the next run redoes both layers.
-Before the commits it records that they are under way, so if only one of them happened
-and the delivery is never retried (a newer one replaced it), the period's silver is
-still rebuilt from bronze as it is (``identity_sync``).
+files pending, and the next run redoes both layers. Before the commits it records that
+they are under way, so if only one of them happened (or silver failed to build) and the
+delivery is never retried (a newer one replaced it), the period's silver is still
+rebuilt from bronze as it is (``identity_sync``).
 
 Either layer can also run alone (the Dagster UI, a silver rebuild after a show mapping
 changed): bronze alone leaves silver stale until it is rebuilt (``identity_sync``).
