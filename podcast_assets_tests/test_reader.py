@@ -90,6 +90,23 @@ def test_ember_nested_fields_extra_fields_ignored(tmp_path: Path) -> None:
     ]
 
 
+def test_ember_extra_fields_may_change_type_from_line_to_line(tmp_path: Path) -> None:
+    """Extra fields are never read: one that is an object on one line and a number or a
+    list on the next (at the top level or nested) does not fail the file."""
+    lines = [
+        GOOD_EMBER.replace('"listens": 1', '"listens": 1, "extra": {"a": 1}').replace('"guid": "e"', '"guid": "e", "x": {"b": 2}'),
+        GOOD_EMBER.replace('"listens": 1', '"listens": 2, "extra": 5').replace('"guid": "e"', '"guid": "e", "x": [1, 2]'),
+    ]
+    df = read(tmp_path, "ember", "ember_2025-03.jsonl", "\n".join(lines) + "\n")
+    assert df.select("episode_guid", "listens", "source_row").rows() == [("e", 1, 1), ("e", 2, 2)]
+
+
+def test_an_empty_ndjson_file_reads_as_no_rows(tmp_path: Path) -> None:
+    """A month with no listens (as a CSV with only its header reads): a restatement to nothing."""
+    assert read(tmp_path, "ember", "ember_2025-03.jsonl", "").height == 0
+    assert read(tmp_path, "ember", "ember_2025-03.jsonl", "\n\n").height == 0
+
+
 def test_aurora_one_row_per_event_on_its_utc_day(tmp_path: Path) -> None:
     lines = [
         '{"event_id": "a", "show_id": "s1", "episode_guid": "g", "listened_at": "2025-03-01T23:59:59Z"}',
@@ -142,6 +159,12 @@ GOOD_EMBER = '{"month": "2025-03", "podcast": {"feed_url": "u"}, "episode": {"gu
                      "episode.published must be an RFC 3339 timestamp", id="bad-timestamp"),
         pytest.param("ember", "e.jsonl", GOOD_EMBER.replace(', "listens": 1', "") + "\n", None,
                      "missing column 'listens'", id="ember-missing-column"),
+        pytest.param("ember", "e.jsonl", (GOOD_EMBER + "\n").replace(', "published": "2025-03-01T00:00:00Z"', "") * 2,
+                     None, "missing column 'episode.published'", id="ember-missing-nested-field"),
+        pytest.param("ember", "e.jsonl", (GOOD_EMBER + "\n").encode() + GOOD_EMBER.replace('"e"', '"\xe9"').encode("latin-1"),
+                     2, "not valid UTF-8", id="ember-line-not-utf8"),
+        pytest.param("aurora", "s.ndjson", b'{"event_id": "a", "show_id": "\xff", "episode_guid": "g", '
+                     b'"listened_at": "2025-03-01T00:00:00Z"}\n', 1, "not valid UTF-8", id="aurora-line-not-utf8"),
         pytest.param("ember", "e.jsonl", "\n".join([GOOD_EMBER, GOOD_EMBER, GOOD_EMBER.replace('"listens": 1', '"listens": 3.5')]),
                      3, "listens must be a whole number", id="fractional-count-names-its-own-line"),
         pytest.param("ember", "e.jsonl", "\n".join([GOOD_EMBER, GOOD_EMBER.replace('"listens": 1', '"listens": true')]),

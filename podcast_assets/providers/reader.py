@@ -14,7 +14,7 @@ import json
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import polars as pl
 
@@ -106,37 +106,53 @@ def _field_expr(source: str) -> pl.Expr:
 def _raw_ndjson(spec: ProviderSpec, data: bytes, file: str) -> pl.DataFrame:
     lines = data.split(b"\n")
     line_numbers = [i for i, line in enumerate(lines, start=1) if line.strip()]
-    # Top-level fields as text (numbers as polars writes them: 1e2 is "100"): inferring a
-    # type would widen a column to what its oddest line holds (12 and 3.5 both read as
-    # floats), so the typing step below could not name the line at fault.
-    as_text = {src: pl.String for src in spec.fields.values() if "." not in src}
+    # Only the spec's fields are read, each as text (numbers as polars writes them: 1e2 is
+    # "100"). Every other field, at any level, is skipped unread, so it cannot fail the
+    # file; and a field typed from its values would widen to what its oddest line holds
+    # (12 and 3.5 both read as floats), so the typing step below could not name the line.
     try:
-        try:
-            df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None, schema_overrides=as_text)
-        except pl.exceptions.SchemaFieldNotFoundError:  # a field no line has: _require names it
-            df = pl.read_ndjson(io.BytesIO(data), infer_schema_length=None)
+        df = pl.read_ndjson(io.BytesIO(data), schema=_text_schema(spec.fields.values()))
     except pl.exceptions.PolarsError as exc:
         _raise_bad_json_line(lines, file, exc)
-    _require(df.columns, spec, file, dict(spec.fields))
-    try:
-        return df.select(
-            *(_field_expr(src).cast(pl.String).alias(canon) for canon, src in spec.fields.items()),
-            pl.Series("source_row", line_numbers, dtype=pl.Int64),
-        )
-    except pl.exceptions.PolarsError as exc:  # e.g. a nested field that is not an object
-        raise DropError(file, f"unexpected JSON structure: {str(exc).splitlines()[0]}") from None
+    df = df.select(
+        *(_field_expr(src).alias(canon) for canon, src in spec.fields.items()),
+        pl.Series("source_row", line_numbers, dtype=pl.Int64),
+    )
+    for canon, src in spec.fields.items():  # (a field no line has reads as nulls)
+        if df.height and df.get_column(canon).null_count() == df.height:
+            raise DropError(file, f"missing column {src!r}")
+    return df
+
+
+def _text_schema(sources: Iterable[str]) -> dict[str, pl.DataType]:
+    """A schema holding just ``sources`` (``a.b`` nested), every one as text."""
+    tree: dict[str, Any] = {}
+    for source in sources:
+        *parents, leaf = source.split(".")
+        node = tree
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = None
+
+    def dtype(node: dict[str, Any] | None) -> pl.DataType:
+        return pl.String() if node is None else pl.Struct({name: dtype(child) for name, child in node.items()})
+
+    return {name: dtype(child) for name, child in tree.items()}
 
 
 def _raise_bad_json_line(lines: list[bytes], file: str, exc: Exception) -> None:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        sample = line[:120].decode(errors="replace")
         try:
             value = json.loads(line)
+        except UnicodeDecodeError:
+            raise DropError(file, "not valid UTF-8", number, sample) from None
         except ValueError as err:
-            raise DropError(file, f"not valid JSON: {err.msg}", number, line[:120].decode(errors="replace")) from None
+            raise DropError(file, f"not valid JSON: {err.msg}", number, sample) from None
         if not isinstance(value, dict):
-            raise DropError(file, "line is not a JSON object", number, line[:120].decode(errors="replace"))
+            raise DropError(file, "line is not a JSON object", number, sample)
     raise DropError(file, f"not valid NDJSON: {str(exc).splitlines()[0]}")
 
 
