@@ -8,7 +8,7 @@ that holds no events at all (not JSON, or not an object or a list) as
 UTF-8 (so its bytes come back exactly).
 
 Reasons are machine-readable: a code, then ``:field`` when one field is at fault:
-``not_an_object``, ``missing:<field>``, ``not_a_string:<field>``, ``empty:<field>``,
+``not_an_object``, ``missing:<field>``, ``not_a_string:<field>``, ``empty:<field>`` (or only blanks),
 ``bad_timestamp:listened_at`` (not RFC 3339 with an offset), ``in_future:listened_at``
 (beyond :data:`MAX_FUTURE_SKEW`), ``before_data_start:listened_at`` (before the first
 partition of the lakehouse), ``bad_unicode`` (a lone surrogate that UTF-8 cannot carry).
@@ -61,7 +61,7 @@ def _problem(event: Any, earliest: datetime, latest: datetime) -> str | None:
         value = event.get(field)
         if type(value) is not str:
             return f"missing:{field}" if value is None else f"not_a_string:{field}"
-        if not value:
+        if not value.strip():  # (ingest strips ids: a blank one would fail the whole segment there)
             return f"empty:{field}"
     stamp = event["listened_at"]
     if not _RFC3339.fullmatch(stamp):

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+import tempfile
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from podcast_assets.collector.events import check_events
+from podcast_assets.ingest import register_segments
+from podcast_assets.providers.specs import provider
+from podcast_assets.settings import Settings
 
 NOW = datetime(2026, 10, 3, 12, 0, tzinfo=timezone.utc)
 
@@ -69,3 +77,33 @@ def test_accepted_lines_keep_order_and_fields() -> None:
         b'{"event_id":"c","show_id":"t","episode_guid":"h","listened_at":"2026-10-03T12:00:00Z"}\n'
     )
     assert [(r.index, r.reason) for r in batch.rejected] == [(1, "missing:show_id")]
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t", "\u00a0", "\u3000 "])
+@pytest.mark.parametrize("field", ["event_id", "show_id", "episode_guid"])
+def test_blank_ids_are_rejected(field: str, blank: str) -> None:
+    """Ingest strips ids: a blank one would break the bronze schema there and quarantine
+    the whole segment, acknowledged neighbours and all."""
+    event = {"event_id": "e", "show_id": "s", "episode_guid": "g", "listened_at": "2026-10-03T12:00:00Z", field: blank}
+    batch = check_events([event], now=NOW, data_start=date(2025, 1, 1))
+    assert [r.reason for r in batch.rejected] == [f"empty:{field}"]
+
+
+_ids = st.text(st.characters(codec="utf-8"), max_size=6) | st.sampled_from(["a", " a ", "\u00a0", "\x1c", "\u2028b"])
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(st.fixed_dictionaries({"event_id": _ids, "show_id": _ids, "episode_guid": _ids}), min_size=1, max_size=4))
+def test_property_every_acknowledged_event_is_taken_by_ingest(tmp_path: Path, events: list[dict[str, str]]) -> None:
+    """What the collector accepts (and so acknowledges), ingest registers: a segment of
+    accepted events is never quarantined for what its events hold."""
+    events = [e | {"listened_at": "2026-10-03T12:00:00Z"} for e in events]
+    batch = check_events(events, now=NOW, data_start=date(2025, 1, 1))
+    with tempfile.TemporaryDirectory(dir=tmp_path) as root:
+        settings_ = Settings(lakehouse_dir=root)
+        segments = settings_.landing("aurora") / "events"
+        segments.mkdir(parents=True)
+        (segments / "seg-000001.ndjson").write_bytes(batch.lines)
+        out = register_segments(settings_, provider("aurora"), logging.getLogger(__name__))
+    assert out.failures == []
+    assert sum(out.rows.get_column("rows")) == batch.accepted == len(events) - len(batch.rejected)
