@@ -402,6 +402,14 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
+def server_config(settings: Settings, host: str = "127.0.0.1", port: int = 8788, **options: Any) -> uvicorn.Config:
+    """uvicorn's configuration of the API. Callers are told apart by the address of their
+    connection: uvicorn would otherwise take the address from an ``X-Forwarded-For``
+    header sent over loopback, and a client could claim a fresh rate-limit budget with
+    each request. (Behind a proxy of your own, set its address in ``forwarded_allow_ips``.)"""
+    return uvicorn.Config(create_app(settings), host=host, port=port, proxy_headers=False, **options)
+
+
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8788) -> None:
     """Run the API with uvicorn until interrupted (one process: the rate limit is in memory)."""
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.Server(server_config(settings, host, port, log_level="info")).run()

@@ -16,7 +16,8 @@ import polars as pl
 import pytest
 import uvicorn
 
-from podcast_assets.api import KeyStore, create_app
+from podcast_assets.api import KeyStore
+from podcast_assets.api.app import server_config
 from podcast_assets.serving import publish_serving_store, store_path
 from podcast_assets.settings import Settings
 
@@ -121,11 +122,12 @@ class RunningApi:
 
 @contextmanager
 def running_api(settings: Settings) -> Iterator[RunningApi]:
-    """``create_app(settings)`` under uvicorn on 127.0.0.1, on a free port, in a thread."""
+    """The API under uvicorn as ``podcast-assets api`` runs it, on 127.0.0.1, on a free
+    port, in a thread."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning"))
+    server = uvicorn.Server(server_config(settings, log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10

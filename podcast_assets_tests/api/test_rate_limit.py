@@ -60,3 +60,6 @@ def test_429_with_retry_after_per_address_and_per_key(tmp_path: Path) -> None:
         assert api.get("/v1/charts/top", key=second).status_code == 200
         # Invalid keys spend the address's budget (already empty): no free guessing.
         assert api.get("/v1/charts/top", key="pa_0_guess").status_code == 429
+        # The address is the connection's: a forwarded-for header claims no fresh budget.
+        spoofed = [api.client.get("/v1/charts/top", headers={"X-Forwarded-For": f"10.0.0.{i}"}) for i in range(3)]
+        assert [r.status_code for r in spoofed] == [429, 429, 429]
