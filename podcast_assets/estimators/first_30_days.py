@@ -104,7 +104,9 @@ def fit_decay_curve(
     (provider, episode) pairs whose days a and a + 1 have both landed. An age without data
     repeats the ratio before it, and so does one whose sum at a or a + 1 is 0 (a day
     without listens in a small sample would otherwise zero every later age, or divide by
-    0); without any daily episode-grain data the curve is flat.
+    0), but at most 1: listens are not taken to grow with age where none were seen (a
+    rising last ratio of a small sample, repeated, would grow the curve without end);
+    without any daily episode-grain data the curve is flat.
     """
     ages = pl.int_range(0, CURVE_MAX_AGE + 1, eager=True).alias("age")
     grid = (
@@ -128,7 +130,7 @@ def fit_decay_curve(
         pl.DataFrame(ages.head(CURVE_MAX_AGE))
         .join(sums, on="age", how="left")
         .sort("age")
-        .select(ratio.forward_fill().fill_null(1.0).alias("r"))
+        .select(pl.coalesce(ratio, ratio.forward_fill().clip(upper_bound=1.0), 1.0).alias("r"))
     )
     decay = pl.concat([pl.Series([1.0]), ratios["r"]]).cum_prod()
     return pl.DataFrame({"age": ages, "decay": decay})

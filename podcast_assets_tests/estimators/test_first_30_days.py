@@ -120,6 +120,23 @@ def test_a_day_without_listens_does_not_end_the_decay_curve() -> None:
     assert out["estimated_listens_30d"].to_list() == pytest.approx([2700.0])
 
 
+def test_a_rising_last_ratio_is_not_repeated_beyond_the_data() -> None:
+    """X (published Mar 10, 00:00) gets 10, 10, 10, 20 listens at A on ages 0..3, the last
+    landed day (Z fills A's days up to 20: a flat week). Ratios 1, 1, 2; ages after 3 have
+    no data and repeat the last ratio at most 1, so decay = 1, 1, 1, 2, 2, ... The 30-day
+    window holds mass 3 + 27 x 2 = 57, the landed days 5 with 50 listens: 50 x 57 / 5 =
+    570, / 0.1 = 5700. Repeating the 2 would double every later age: an estimate in the
+    billions."""
+    seen = dict(zip(days(date(2025, 3, 10), date(2025, 3, 13)), (10, 10, 10, 20)))
+    rows = [("A", "P", "X", d, "day", n) for d, n in seen.items()]
+    rows += [("A", "W", "Z", d, "day", 20 - n) for d, n in seen.items()]
+    cov = coverage([("A", d, "day") for d in seen])
+    pub = episodes([("P", "X", utc(2025, 3, 10)), ("W", "Z", utc(2024, 1, 1))])
+    out = estimate_first_30_days(listens(r for r in rows if r[-1] > 0), cov, PROVIDERS[:1], pub, MARCH,
+                                 as_of=date(2025, 3, 14))
+    assert out["estimated_listens_30d"].to_list() == pytest.approx([5700.0])
+
+
 def test_no_estimate_when_only_podcast_grain_providers_saw_the_podcast() -> None:
     """C counts 10 a day for P, but A (episode grain) saw none of P's episodes (its show
     is not mapped there, say): nothing to share C's count out by. A's zero for X is no
