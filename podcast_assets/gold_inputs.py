@@ -44,11 +44,13 @@ def coverage(settings: Settings, as_of: date) -> pl.DataFrame:
     return pl.concat([files.cast(COVERAGE_SCHEMA), *instant]).sort("provider", "period_start")
 
 
-def silver_listens(settings: Settings, start: date, end: date) -> pl.DataFrame:
-    """Mapped silver listens with ``start <= period_start < end``."""
+def silver_listens(settings: Settings, start: date, end: date, *, unmapped: bool = False) -> pl.DataFrame:
+    """Mapped silver listens with ``start <= period_start < end``; with ``unmapped``, also
+    those whose show is not mapped to a podcast yet (null ``podcast_guid``)."""
+    window = delta.in_window("period_start", start, end)
     return delta.read(
         settings.delta("silver", "listens"),
-        delta.in_window("period_start", start, end) & pl.col("podcast_guid").is_not_null(),
+        window if unmapped else window & pl.col("podcast_guid").is_not_null(),
         empty_frame(silver_listens_schema()).schema,
     )
 
@@ -84,8 +86,9 @@ def credits(settings: Settings) -> pl.DataFrame:
 
 def month_estimates(settings: Settings, month: date, today: date, coverage: pl.DataFrame,
                     providers: list[ProviderInfo]) -> pl.DataFrame:
-    """``podcast_monthly_estimates`` rows of ``month`` as of ``today``."""
-    listens = silver_listens(settings, month, add_months(month, 1))
+    """``podcast_monthly_estimates`` rows of ``month`` as of ``today`` (unmapped listens
+    keep the month preliminary)."""
+    listens = silver_listens(settings, month, add_months(month, 1), unmapped=True)
     return estimate_monthly(listens, coverage, providers, month, today)
 
 

@@ -98,7 +98,8 @@ def _each_month(months: list[date], compute) -> pl.DataFrame:
 def podcast_monthly_estimates(context: dg.AssetExecutionContext, lakehouse: LakehouseResource) -> dg.MaterializeResult:
     """Market-wide listens per podcast and month: what our providers counted, scaled by
     their combined market share, with a calibrated 90% interval; ``final`` once every
-    provider's data for the month has landed, else ``preliminary`` (projected)."""
+    provider's data for the month has landed and every listen of it is mapped to its
+    podcast, else ``preliminary`` (projected)."""
     settings, months = lakehouse.settings, _months(context)
     today = settings.today()
     coverage, providers = gold_inputs.coverage(settings, today), gold_inputs.provider_infos(settings)

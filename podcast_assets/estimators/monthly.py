@@ -91,8 +91,10 @@ def estimate_monthly(
     - ``estimate_low``/``estimate_high``: a 90% interval (share spread + Poisson +
       projection; see ``combine_providers``), never below ``observed_listens``.
     - ``providers_reporting``: providers in the estimate that counted listens for it.
-    - ``status``: ``final`` when ``as_of`` is past the month and every provider's data
-      for every day (or the month) has landed, else ``preliminary``.
+    - ``status``: ``final`` when ``as_of`` is past the month, every provider's data for
+      every day (or the month) has landed and none of the month's listens waits for its
+      show to be mapped (rows with a null ``podcast_guid``: once mapped, they change
+      some podcast's estimate), else ``preliminary``.
     - extras: ``providers_in_estimate`` (zeros included), ``coverage`` (the share-weighted
       fraction of the expected sample that has landed, 1.0 when final),
       ``projection_sd`` (relative sd added by projecting unlanded days; 0 when none are
@@ -106,12 +108,13 @@ def estimate_monthly(
     info = providers_frame(providers)
     rows = listens.filter(pl.col("period_start").is_between(month, end, closed="left"))
     check_known_providers(rows, info)
-    month_coverage = coverage.filter(pl.col("period_start").is_between(month, end, closed="left"))
-    weights = weekday_weights(rows, month_coverage, info)
-    fractions = provider_month_fractions(month_coverage, info, weights, month)
-    status = "final" if as_of >= end and fractions["complete"].all() else "preliminary"
-
     mapped = rows.filter(pl.col("podcast_guid").is_not_null())
+    month_coverage = coverage.filter(pl.col("period_start").is_between(month, end, closed="left"))
+    weights = weekday_weights(mapped, month_coverage, info)
+    fractions = provider_month_fractions(month_coverage, info, weights, month)
+    waiting = mapped.height < rows.height  # listens that will change the estimates once mapped
+    status = "final" if as_of >= end and fractions["complete"].all() and not waiting else "preliminary"
+
     landed = pl.concat(
         [
             covered_days(month_coverage, info).rename({"day": "period_start"}),
