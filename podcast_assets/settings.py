@@ -7,6 +7,7 @@ from one root, ``PODCAST_LAKEHOUSE_DIR`` (see ``CONTRACT.md`` section 2).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from functools import cached_property
@@ -49,6 +50,12 @@ class Settings:
     # The day gold statuses are computed for (what has landed "by now"); None = today, UTC.
     # Set it to replay the pipeline as of a past day.
     as_of: date | None = None
+
+    def __post_init__(self) -> None:
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", self.lakehouse_dir):
+            # the contract allows one for several machines; every path here is a local one
+            raise ValueError(f"PODCAST_LAKEHOUSE_DIR: object-store roots such as {self.lakehouse_dir!r} are not "
+                             "supported yet; use a local directory (or a mounted bucket)")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
