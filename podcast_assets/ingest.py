@@ -23,7 +23,7 @@ from podcast_assets import landing
 from podcast_assets.catalog import FEED_URLS_SCHEMA, Catalog, build_catalog
 from podcast_assets.estimators.common import add_months
 from podcast_assets.partitions import periods_in
-from podcast_assets.providers.reader import UTC, DropError, read_drop
+from podcast_assets.providers.reader import UTC, DropError, read_drop, with_line
 from podcast_assets.providers.specs import ProviderSpec
 from podcast_assets.schemas import SHOW_DIRECTORY, bronze_schema, empty_frame, provider_names, validate
 from podcast_assets.settings import Settings
@@ -61,7 +61,12 @@ def _next_period(spec: ProviderSpec, period: date) -> date:
     return add_months(period, 1)
 
 
-def _reject(settings: Settings, delivery: Delivery, err: DropError, log: logging.Logger, **where: Any) -> dict[str, Any]:
+def _reject(settings: Settings, delivery: Delivery, err: DropError, log: logging.Logger,
+            file_format: str | None = None, separator: str = ",", **where: Any) -> dict[str, Any]:
+    """Quarantine a rejected delivery (its rows in ``file_format``: the reason names the
+    line), log it, and return its ledger row."""
+    if file_format:
+        err = with_line(err, delivery.archive_path.read_bytes(), file_format, separator)
     quarantine(settings, delivery, err.reason())
     log.error("quarantined %s: %s", delivery.file_name, err)
     return ledger.entry(delivery, "quarantined", reason=err.reason(), **where)
@@ -92,7 +97,7 @@ def read_files(settings: Settings, spec: ProviderSpec, start: date, end: date, l
             df = _with_lineage(parsed.result(), delivery, now)
             df = validate(bronze_schema(spec, (period, _next_period(spec, period))), df, path.name, provider_names(spec))
         except DropError as err:
-            out.entries.append(_reject(settings, delivery, err, log, **where))
+            out.entries.append(_reject(settings, delivery, err, log, spec.format, spec.csv_separator, **where))
             out.failures.append(err)
             continue
         frames.append(df)
@@ -118,7 +123,7 @@ def register_segments(settings: Settings, spec: ProviderSpec, log: logging.Logge
             validate(bronze_schema(spec).remove_columns(["source_file", "delivery_id", "ingested_at"]), df, path.name,
                      provider_names(spec))
         except DropError as err:
-            entries.append(_reject(settings, delivery, err, log))
+            entries.append(_reject(settings, delivery, err, log, spec.format))
             out.failures.append(err)
             continue
         days = df.group_by("period_start").agg(pl.len().cast(pl.Int64).alias("rows")).sort("period_start")
@@ -195,7 +200,7 @@ def ingest_show_directories(settings: Settings, specs: list[ProviderSpec], log: 
         try:
             df = _read_show_directory(spec, delivery, now)
         except DropError as err:
-            entries.append(_reject(settings, delivery, err, log))
+            entries.append(_reject(settings, delivery, err, log, "csv"))
             out.failures.append(err)
             continue
         delta.overwrite_where(table, df, {"provider": spec.name})
@@ -267,7 +272,7 @@ def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Ou
         if (delivery.file_name, delivery.fingerprint) in done:
             continue  # a crawl rejected earlier was reported then; its last good crawl stands in
         if path in bad:
-            err = DropError(delivery.file_name, bad[path].rule, bad[path].line)
+            err = DropError(delivery.file_name, bad[path].rule, line=bad[path].line)
             entries.append(_reject(settings, delivery, err, log))
             out.failures.append(err)
         else:

@@ -50,7 +50,7 @@ class RefreshReport:
 
 
 def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
-    """Each failed step with the innermost error's message (a quarantine names file, row, rule)."""
+    """Each failed step with the innermost error's message (a quarantine names file, line, rule)."""
     messages = []
     for event in result.all_events:
         if event.event_type == dg.DagsterEventType.STEP_FAILURE:

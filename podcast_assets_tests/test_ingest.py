@@ -365,10 +365,13 @@ def test_bad_input_quarantined_old_partition_kept_run_fails(instance, lakehouse,
     bad = case.bad(drops)
     result = ingest(instance, lakehouse, case.provider, case.partition)
 
-    # the run fails, naming file, row and rule
+    # the run fails, naming file, line (a CSV's header is line 1; a JSON document's rows
+    # have no line of their own: their index) and rule
     assert not result.success
     (message,) = failure_messages(result)
-    where = f"{bad.name}, row {case.row}:" if case.row is not None else f"{bad.name}:"
+    line = None if case.row is None else {"csv": case.row + 1, "ndjson": case.row}.get(provider(case.provider).format)
+    where = (f"{bad.name}, line {line}:" if line is not None
+             else f"{bad.name}, row {case.row}:" if case.row is not None else f"{bad.name}:")
     assert where in message and case.rule in message
     (failure,) = result.get_step_failure_events()
     assert failure.step_key == f"{case.provider}_feed"  # the step of bronze and silver
@@ -376,7 +379,7 @@ def test_bad_input_quarantined_old_partition_kept_run_fails(instance, lakehouse,
     assert failure.step_failure_data.user_failure_data.metadata["quarantined"].value[0]["file"] == bad.name
     # quarantined whole, a machine-readable reason beside it
     (reason,) = quarantine_reasons(settings, case.provider)
-    assert reason["file"] == bad.name and reason["row"] == case.row and case.rule in reason["rule"]
+    assert (reason["file"], reason["line"], reason["row"]) == (bad.name, line, case.row) and case.rule in reason["rule"]
     assert reason["provider"] == case.provider
     (copy,) = [p for p in (settings.quarantine / case.provider).iterdir() if not p.name.endswith(".reason.json")]
     assert copy.name.endswith("__" + bad.name) and copy.read_bytes() == bad.read_bytes()
@@ -425,9 +428,9 @@ def test_bad_aurora_segment_quarantined_good_segments_ingested(instance, lakehou
 
     assert not registered.success
     (message,) = failure_messages(registered)
-    assert "seg-000002.ndjson, row 2: not valid JSON" in message
+    assert "seg-000002.ndjson, line 2: not valid JSON" in message
     (reason,) = quarantine_reasons(settings, "aurora")
-    assert (reason["file"], reason["row"]) == (bad.name, 2)
+    assert (reason["file"], reason["line"], reason["row"]) == (bad.name, 2, 2)
     # the good segment's day still ingests; none of the bad segment's events (not even its good line e3)
     assert ingest(instance, lakehouse, "aurora", "2025-03-01").success
     assert silver_rows(settings, "aurora") == [(PODNEWS_GUID, "ep-1", "2025-03-01", "day", 2, None)]  # e1, e2
@@ -447,6 +450,12 @@ def test_bad_show_directory_quarantined_old_directory_kept(instance, lakehouse, 
     (reason,) = quarantine_reasons(settings, "boreal")
     assert reason["rule"] == "missing column 'feed_url'"
     assert_frame_equal(pl.read_delta(settings.delta("bronze", "show_directory")), directory)
+
+    drops.write("boreal", "shows.csv", "show_id,feed_url\r\ns1,https://elsewhere.example/f\r\n ,https://x.example/g\r\n")
+    result = ingest(instance, lakehouse, "boreal", "2025-03-03", with_directory=True)
+    assert not result.success  # a blank show id on data row 2, the file's line 3
+    assert "boreal/shows.csv, line 3: show_id: str_length" in failure_messages(result)[0]
+    assert_frame_equal(pl.read_delta(settings.delta("bronze", "show_directory")), directory)
     assert silver_rows(settings, "boreal") == [(PODNEWS_GUID, "ep-1", "2025-03-03", "day", 5, None)]
 
 
@@ -460,9 +469,9 @@ def test_bad_catalog_crawl_quarantined_last_good_crawl_stands_in(instance, lakeh
     result = materialize(instance, lakehouse, CATALOG_KEYS)
 
     assert not result.success
-    assert "show.xml, row 1: malformed XML" in failure_messages(result)[0]
+    assert "show.xml, line 1: malformed XML" in failure_messages(result)[0]
     (reason,) = quarantine_reasons(settings, "catalog")
-    assert reason["file"] == "show.xml" and reason["rule"].startswith("malformed XML")
+    assert (reason["file"], reason["line"]) == ("show.xml", 1) and reason["rule"].startswith("malformed XML")
     for name, frame in before.items():
         assert_frame_equal(pl.read_delta(settings.delta("silver", name)), frame)
 

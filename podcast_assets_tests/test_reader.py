@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from podcast_assets.providers.reader import DropError, read_drop
+from podcast_assets.providers.reader import DropError, read_drop, with_line
 from podcast_assets.providers.specs import PROVIDERS, provider
 from podcast_assets_tests.conftest import GUID_A, PODNEWS_GUID
 
@@ -189,8 +189,23 @@ def test_bad_files_raise_drop_error_naming_row_and_rule(
     assert err.file == name
     assert rule in err.rule
     assert err.row == row
-    assert err.reason() == {"file": name, "row": row, "rule": err.rule, "sample": err.sample}
+    assert err.reason() == {"file": name, "line": None, "row": row, "rule": err.rule, "sample": err.sample}
     assert str(err).startswith(f"{name}, row {row}:" if row is not None else f"{name}:")
+
+
+def test_a_rejected_rows_line_in_the_file(tmp_path: Path) -> None:
+    """``with_line``: a CSV's data row 4 starts on line 6 when a quoted title runs over
+    two lines and a blank line comes before it (the header is line 1); gzip and a BOM
+    change nothing. An NDJSON row is its line; a JSON document's rows have none."""
+    data = BOREAL_HEADER + '2025-03-03,s1,e,"Part 1\r\nPart 2",1\r\n\r\n2025-03-03,s1,e,t,2\r\n2025-03-03,s1,e,t,-3\r\n'
+    err = DropError("b.csv", "plays: greater_than_or_equal_to(0)", 4, -3)
+    assert with_line(err, data.encode(), "csv").line == 6
+    assert str(err) == "b.csv, line 6: plays: greater_than_or_equal_to(0) (value: -3)"
+    assert err.reason()["line"] == 6 and err.reason()["row"] == 4
+    packed = gzip.compress(b"\xef\xbb\xbf" + data.replace(",", ";").encode())
+    assert with_line(DropError("b.csv.gz", "r", 4), packed, "csv", ";").line == 6
+    assert with_line(DropError("e.jsonl", "r", 3), b"", "ndjson").line == 3
+    assert with_line(DropError("c.json", "r", 2), b'{"rows": [{}, {}]}', "json").line is None
 
 
 def test_blank_lines_hold_no_rows_and_ids_lose_their_blanks(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ LAKEHOUSE_POOL = "lakehouse"  # writers of the shared Delta tables; give it a li
 
 def fail_if_rejected(out: Outcome) -> None:
     """Rejected files were quarantined and their periods kept their last good data; the
-    run still fails so the rejection is visible in Dagster, naming file, row and rule."""
+    run still fails so the rejection is visible in Dagster, naming file, line and rule."""
     if out.failures:
         raise dg.Failure(
             description="; ".join(str(err) for err in out.failures),

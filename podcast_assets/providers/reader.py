@@ -3,11 +3,13 @@
 ``read_drop`` turns a file into a DataFrame with the spec's canonical columns (see
 ``specs.CANONICAL_FIELDS``), typed, plus ``source_row`` (1-based: the data row of a CSV,
 the line of an NDJSON file, the index in a JSON row list). Anything it cannot read
-raises ``DropError`` naming the file, the row and the rule, so the caller can quarantine.
+raises ``DropError`` naming the file, the row and the rule, so the caller can quarantine
+(``with_line`` adds the line of the file the row starts on).
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import io
 import json
@@ -27,20 +29,46 @@ UTC = pl.Datetime("us", "UTC")
 
 @dataclass
 class DropError(ValueError):
-    """A delivered file broke a rule; ``row`` is 1-based (see module docstring)."""
+    """A delivered file broke a rule; ``row`` is 1-based (see module docstring), ``line``
+    the line of the file it starts on, once known (``with_line``)."""
 
     file: str
     rule: str
     row: int | None = None
     sample: Any = None
+    line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}, row {self.row}" if self.row is not None else self.file
+        where = (f"{self.file}, line {self.line}" if self.line is not None
+                 else f"{self.file}, row {self.row}" if self.row is not None else self.file)
         sample = f" (value: {self.sample!r})" if self.sample is not None else ""
         return f"{where}: {self.rule}{sample}"
 
     def reason(self) -> dict[str, Any]:
-        return {"file": self.file, "row": self.row, "rule": self.rule, "sample": self.sample}
+        return {"file": self.file, "line": self.line, "row": self.row, "rule": self.rule, "sample": self.sample}
+
+
+def with_line(err: DropError, data: bytes, file_format: str, separator: str = ",") -> DropError:
+    """``err`` with the line of ``data`` (the file as delivered) its row starts on: an
+    NDJSON row is a line; a CSV's data row r is the r-th record after the header, which
+    quoted newlines can push further down. Rows of a JSON document have no line of their
+    own. Worked out only for a rejected file: the reader does not track lines."""
+    if err.row is not None and err.line is None:
+        if file_format == "ndjson":
+            err.line = err.row
+        elif file_format == "csv":
+            text = _decoded(data, err.file).decode(errors="replace")
+            records = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+            ended = 0  # the line the record before ended on
+            try:
+                for number, _ in enumerate(records):  # (record 0 is the header)
+                    if number == err.row:
+                        err.line = ended + 1
+                        break
+                    ended = records.line_num
+            except csv.Error:  # a file Python's reader cannot follow: the row alone
+                pass
+    return err
 
 
 def read_drop(spec: ProviderSpec, path: Path, name: str | None = None, data: bytes | None = None) -> pl.DataFrame:
