@@ -149,14 +149,20 @@ def plan(settings: Settings, sources: list[str] | None = None) -> list[Work]:
 
 def outside_partitions(settings: Settings) -> list[str]:
     """Landed dated files not ingested whose period has no partition (before
-    ``PODCAST_DATA_START`` or in the future). They stay in landing untouched until a
+    ``PODCAST_DATA_START`` or in the future), and registered event segments with events
+    of such days (a replay file; the collector refuses them). They stay untouched until a
     partition exists for them; this names them so they are not skipped in silence."""
     entries = ledger.read(settings)
     waiting = []
     for spec in PROVIDERS:
-        if spec.cadence == "instant":
-            continue
         existing = set(partitions_for(spec).get_partition_keys())
+        if spec.cadence == "instant":
+            days = entries.filter((pl.col("provider") == spec.name) & (pl.col("status") == "registered")
+                                  & pl.col("period_start").is_not_null()).sort("file_name", "period_start")
+            waiting += [f"{spec.name}/{name}, its events of {day} ({rows})" for name, day, rows
+                        in days.select("file_name", "period_start", "rows").iter_rows()
+                        if partition_key(spec, day) not in existing]
+            continue
         done = ledger.handled(entries.filter(pl.col("provider") == spec.name))
         waiting += [f"{spec.name}/{path.name}" for period, path in sorted(landing.current_deliveries(settings, spec).items())
                     if partition_key(spec, period) not in existing and _new_files([path], done)]

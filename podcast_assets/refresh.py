@@ -145,7 +145,7 @@ def refresh(
                 echo(f"    FAILED {message}")
             report.failures += errors
     for name in outside_partitions(settings):
-        echo(f"  waiting: {name} is dated outside the partitions (PODCAST_DATA_START .. today)")
+        echo(f"  waiting: {name}: dated outside the partitions (PODCAST_DATA_START .. today)")
     for spec in PROVIDERS:
         for path in landing.misdated_files(settings, spec):
             report.failures.append(f"{spec.name}/{path.name}: the date in its name is no real date; rename it")

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 
 from podcast_assets.definitions import defs
-from podcast_assets.planning import SOURCE_TAG, merge_ranges, plan
+from podcast_assets.planning import SOURCE_TAG, merge_ranges, outside_partitions, plan
 from podcast_assets.providers.specs import PROVIDERS
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.settings import get_settings
@@ -35,6 +35,7 @@ from podcast_assets_tests.conftest import (
     failure_messages,
     materialize,
     quarantine_reasons,
+    register_segments,
     run_request,
     silver_rows,
 )
@@ -202,6 +203,20 @@ def test_sensor_requests_one_run_per_partition_and_skips_unknown_partitions(inst
     assert all(pdef.has_partition_key(key) for key in by_partition if key)
     assert list(by_partition[None].asset_selection) == [dg.AssetKey(["bronze", "show_directory"])]
     assert len({r.run_key for r in result.run_requests}) == 3
+
+
+def test_drops_and_events_outside_the_partitions_are_named(instance, lakehouse, settings, drops: Drops) -> None:
+    """A daily file dated before PODCAST_DATA_START, and a replayed segment holding an
+    event of such a day (the collector refuses those), wait for a partition; they are
+    named (``refresh`` prints them), not skipped in silence."""
+    drops.shows("aurora", {"s1": PODNEWS})
+    drops.boreal("2024-12-31", [("2024-12-31", "s1", "ep-1", "t", 1)])
+    drops.aurora("replay.ndjson", [event("e1", "2025-03-01T12:00:00Z"), event("e0", "2024-06-01T12:00:00Z")])
+    assert register_segments(instance, lakehouse).success
+    assert outside_partitions(settings) == [
+        "aurora/replay.ndjson, its events of 2024-06-01 (1)",
+        "boreal/boreal_plays_2024-12-31.csv",
+    ]
 
 
 # ---- aurora: segments, then days; a late segment re-requests an old day ---------------------------
