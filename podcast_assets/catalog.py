@@ -260,20 +260,22 @@ def parse_feed(path: Path) -> Feed:
 
 
 class _Crawl(NamedTuple):
-    """A parsed file and its crawl time (which orders crawls of the same feed)."""
+    """A parsed file, its crawl time and name (which order crawls of the same feed)."""
 
     path: Path
     mtime_ns: int
+    name: str
     feed: Feed
 
 
-def build_catalog(paths: Iterable[Path], crawled_ns: Mapping[Path, int] | None = None) -> Catalog:
+def build_catalog(paths: Iterable[Path], crawled: Mapping[Path, tuple[int, str]] | None = None) -> Catalog:
     """Parse every crawl in ``paths`` into a ``Catalog``. A file that raises
     ``CatalogError`` goes to ``Catalog.failures`` and does not block the others.
 
     Crawls are ordered by crawl time, ties broken by file name (then full path); the
-    later one is the newer crawl. The crawl time is ``crawled_ns[path]`` (ns since the
-    epoch) when given, else the file's mtime; ``crawled_at`` is it in UTC.
+    later one is the newer crawl. Time and name are ``crawled[path]`` (ns since the
+    epoch; the name it was delivered under) when given, else the file's mtime and name;
+    ``crawled_at`` is the time in UTC.
     """
     crawls: list[_Crawl] = []
     failures: list[CatalogError] = []
@@ -283,8 +285,9 @@ def build_catalog(paths: Iterable[Path], crawled_ns: Mapping[Path, int] | None =
         except CatalogError as err:
             failures.append(err)
             continue
-        crawls.append(_Crawl(path, (crawled_ns or {}).get(path) or path.stat().st_mtime_ns, feed))
-    crawls.sort(key=lambda crawl: (crawl.mtime_ns, crawl.path.name, str(crawl.path)))
+        when, name = (crawled or {}).get(path) or (path.stat().st_mtime_ns, path.name)
+        crawls.append(_Crawl(path, when, name, feed))
+    crawls.sort(key=lambda crawl: (crawl.mtime_ns, crawl.name, str(crawl.path)))
 
     newest_by_guid: dict[str, int] = {}
     newest_by_url: dict[str, int] = {}
@@ -309,12 +312,12 @@ def build_catalog(paths: Iterable[Path], crawled_ns: Mapping[Path, int] | None =
             str(path),
             _EPOCH + timedelta(microseconds=mtime_ns // 1000),
         )
-        for path, mtime_ns, feed in survivors
+        for path, mtime_ns, _, feed in survivors
     ]
-    episodes = [(feed.podcast_guid, *episode) for _, _, feed in survivors for episode in feed.episodes]
+    episodes = [(feed.podcast_guid, *episode) for *_, feed in survivors for episode in feed.episodes]
     credits = [
         (feed.podcast_guid, c.episode_guid, c.creator_id, c.creator_name, c.role, c.role == "guest", c.credit_level)
-        for _, _, feed in survivors
+        for *_, feed in survivors
         for c in feed.credits
     ]
     return Catalog(

@@ -235,13 +235,15 @@ def _read_show_directory(spec: ProviderSpec, delivery: Delivery, now: datetime) 
 CATALOG = "catalog"
 
 
-def _crawl_times(crawls: list[tuple[Path, str]]) -> dict[Path, int]:
-    """Archived crawl -> its crawl time: the landed file's mtime its delivery's fingerprint
-    recorded (an unchanged feed crawled again shares its archived copy, and that copy's
-    older mtime, with the first crawl of those bytes); the latest where crawls share a copy."""
-    times: dict[Path, int] = {}
-    for archived, landed in crawls:
-        times[archived] = max(landed_mtime_ns(landed), times.get(archived, 0))
+def _crawl_times(crawls: list[tuple[Path, str, str]]) -> dict[Path, tuple[int, str]]:
+    """Archived crawl (its path, fingerprint, landed name) -> its crawl time and name: the
+    landed file's mtime its delivery's fingerprint recorded (an unchanged feed crawled
+    again shares its archived copy, and that copy's older mtime, with the first crawl of
+    those bytes), the latest where crawls share a copy; the name breaks ties of time
+    (an archived copy's own name starts with a hash of its content, which would)."""
+    times: dict[Path, tuple[int, str]] = {}
+    for archived, landed, name in crawls:
+        times[archived] = max((landed_mtime_ns(landed), name), times.get(archived, (0, "")))
     return times
 
 
@@ -253,18 +255,18 @@ def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Ou
     done = ledger.handled(entries_)
     delivered = [archive(settings, CATALOG, p) for p in landing.catalog_files(settings)]
     deliveries = {d.archive_path: d for d in delivered}
-    crawls = [(d.archive_path, d.fingerprint) for d in delivered]
+    crawls = [(d.archive_path, d.fingerprint, d.file_name) for d in delivered]
     catalog = build_catalog(deliveries, _crawl_times(crawls))
     bad = {err.file: err for err in catalog.failures}
     last_good = (
         entries_.filter((pl.col("status") == "ingested") & pl.col("file_name").is_in([deliveries[p].file_name for p in bad]))
         .sort("recorded_at")
         .unique("file_name", keep="last")
-        .select("archive_path", "fingerprint")
+        .select("archive_path", "fingerprint", "file_name")
     )
     if bad:
-        stand_ins = [(Path(archived), landed) for archived, landed in last_good.iter_rows()]
-        catalog = build_catalog([p for p in deliveries if p not in bad] + [p for p, _ in stand_ins],
+        stand_ins = [(Path(archived), landed, name) for archived, landed, name in last_good.iter_rows()]
+        catalog = build_catalog([p for p in deliveries if p not in bad] + [p for p, _, _ in stand_ins],
                                 _crawl_times(crawls + stand_ins))
     catalog = catalog.keeping_urls_of(delta.read(settings.delta("silver", "feed_urls"), schema=FEED_URLS_SCHEMA))
     out, entries = Outcome(), []

@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings as hsettings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from podcast_assets.catalog import FeedItem
 from podcast_assets.feed import ingest_feed
 from podcast_assets.ingest import _archive_and_read
 from podcast_assets.planning import plan
@@ -153,6 +154,19 @@ def test_a_file_changed_while_it_is_read_is_seen_as_a_new_delivery(settings, dro
     assert delivery.archive_path.stat().st_mtime_ns == landed_mtime_ns(delivery.fingerprint)
     assert delivery.delivery_id == hashlib.sha256(first).hexdigest()[:16]
     assert parsed.result().get_column("listens").to_list() == [5]
+
+
+def test_of_two_crawls_with_one_mtime_the_later_named_is_the_newer(instance, lakehouse, settings, drops: Drops) -> None:
+    """Crawls of a feed unpacked from one archive share an mtime: the later file name is
+    the newer crawl, as for landed files (not the later archived copy, whose name starts
+    with a hash of its content: these two hash in the opposite order)."""
+    t0 = datetime(2025, 2, 1)
+    for name, guids in (("show-2025-02-03.xml", ["e1"]), ("show-2025-02-04.xml", ["e1", "e2"])):
+        items = [FeedItem(guid=g, title=g, published_at=t0) for g in guids]
+        drops.feed(name, "https://feeds.example.com/show", podcast_guid=GUID_A, items=items, mtime=t0)
+    load_catalog(instance, lakehouse)
+    episodes = pl.read_delta(settings.delta("silver", "episodes"))
+    assert sorted(episodes.get_column("episode_guid")) == ["e1", "e2"]
 
 
 def test_cirrus_url_variants_and_podcast_guid_precedence(instance, lakehouse, settings, drops: Drops) -> None:
