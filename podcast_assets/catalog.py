@@ -16,6 +16,7 @@ A file that breaks these rules raises ``CatalogError`` so the caller can quarant
 
 from __future__ import annotations
 
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
@@ -186,14 +187,24 @@ def _persons(parent: ET.Element, file: Path, where: str) -> list[tuple[str, str,
     return out
 
 
+_ZONE = re.compile(r"[+-]\d{4}|[A-Za-z]+|\d{1,2}:\d{2}(?::\d{2})?")
+"""The last word of an RFC 2822 date: a numeric zone, a named one (unknown names mean
+``-0000``), or the time (no zone at all)."""
+
+
 def _published_at(text: str | None, file: Path, where: str) -> datetime:
-    """An RFC 2822 date in UTC; a date without a zone (``-0000``) is taken as UTC."""
+    """An RFC 2822 date in UTC; a date without a zone (``-0000``) is taken as UTC, and a
+    zone written ``+05:30`` is read as ``+0530``. Any other zone (``-05``, ``GMT+0100``)
+    is refused: Python's parser would read it as another offset, or none."""
     if text is None:
         raise CatalogError(file, f"{where} has no <pubDate>")
+    stamp = re.sub(r"([+-]\d{2}):(\d{2})$", r"\1\2", text.strip())
     try:
-        parsed = parsedate_to_datetime(text)
+        if not _ZONE.fullmatch(stamp.rsplit(None, 1)[-1]):
+            raise ValueError
+        parsed = parsedate_to_datetime(stamp)
         return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         raise CatalogError(file, f"{where} has a bad <pubDate> {text!r} (want RFC 2822)") from None
 
 

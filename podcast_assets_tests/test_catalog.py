@@ -363,3 +363,25 @@ def test_bad_file_does_not_block_the_others(tmp_path: Path) -> None:
     [failure] = catalog.failures
     assert (failure.file, failure.line, failure.rule) == (bad, 1, "malformed XML: no element found (column 29)")
     assert str(pickle.loads(pickle.dumps(failure))) == str(failure)
+
+
+@pytest.mark.parametrize(
+    ("pub_date", "utc"),
+    [
+        ("Mon, 06 Jan 2025 10:00:00 +0530", datetime(2025, 1, 6, 4, 30)),
+        ("Mon, 06 Jan 2025 10:00:00 +05:30", datetime(2025, 1, 6, 4, 30)),  # as some feeds write it
+        ("Mon, 06 Jan 2025 10:00:00 EST", datetime(2025, 1, 6, 15, 0)),
+        ("Mon, 06 Jan 2025 10:00:00 XYZ", datetime(2025, 1, 6, 10, 0)),  # an unknown name means -0000
+        ("Mon, 06 Jan 2025 10:00:00", datetime(2025, 1, 6, 10, 0)),  # no zone at all: UTC
+        ("Mon, 06 Jan 2025 10:00:00 -05", None),  # Python would read -5 minutes
+        ("Mon, 06 Jan 2025 10:00:00 GMT+0100", None),  # and this as UTC
+    ],
+)
+def test_pub_date_zones(tmp_path: Path, pub_date: str, utc: datetime | None) -> None:
+    path = write(tmp_path, "f.xml", _channel(f"<item><guid>g</guid><pubDate>{pub_date}</pubDate></item>"))
+    if utc is None:
+        with pytest.raises(CatalogError, match="has a bad <pubDate>"):
+            parse_feed(path)
+    else:
+        (episode,) = parse_feed(path).episodes
+        assert episode.published_at == utc.replace(tzinfo=UTC)
