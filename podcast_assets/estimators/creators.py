@@ -6,7 +6,7 @@ after taking out the show's own growth (from its monthly estimates): the geometr
 over their appearances of the ratio to the show's level, shrunk toward 1.0 as if they had
 ``LIFT_PRIOR_APPEARANCES`` more appearances at exactly 1.0. Show levels and all creators'
 lifts are fitted together, so a co-guest's or a star guest's effect is not credited to
-someone else, nor counted in the show's level.
+someone else, nor (but for what the shrinkage holds back) counted in the show's level.
 """
 
 from __future__ import annotations
@@ -23,8 +23,11 @@ uses: ``month`` and the five before. Lift and its baselines come from all of the
 month's appearances and listens from ``month`` only."""
 
 LIFT_PRIOR_APPEARANCES = 2.0
-"""Shrinkage of lift toward 1.0, in appearances: one appearance at 2x gives
-exp(ln 2 / 3) = 1.26x, four give exp(4 ln 2 / 6) = 1.59x."""
+"""Shrinkage of lift toward 1.0, in appearances: against a show with many episodes
+without them, one appearance at 2x gives exp(ln 2 / 3) = 1.26x, four give
+exp(4 ln 2 / 6) = 1.59x. Against few, less: the show's level is fitted from all its
+episodes, so it takes up part of what the shrinkage holds back (one appearance at 2x
+beside two episodes without: 2^(1/4) = 1.19x; see ``_lift``)."""
 
 BASELINE_MIN_EPISODES = 2
 """An appearance counts toward lift only if the show has at least this many episodes
