@@ -113,7 +113,8 @@ def plan_provider(settings: Settings, spec: ProviderSpec, entries: pl.DataFrame)
     stale = [p for p in stale_periods(mine, stamp) if partition_key(spec, p) in existing - pending]
     if stale and not identity_pending:
         first, last = partition_key(spec, stale[0]), partition_key(spec, stale[-1])
-        changed = mine.filter(pl.col("status").is_in(CHANGES) & pl.col("period_start").is_in(stale))
+        # (the last resolution too: a mapping that flips back to an earlier one is new work)
+        changed = mine.filter(pl.col("status").is_in([*CHANGES, "resolved"]) & pl.col("period_start").is_in(stale))
         version = _digest([stamp, str(changed.get_column("recorded_at").max())])
         work.append(Work(spec.name, f"{spec.name} {first}..{last}: rebuild silver (show mapping or bronze changed)",
                          (silver_key(spec),), f"{spec.name}:resolve:{version}:{first}:{last}", first, last,

@@ -205,6 +205,33 @@ def test_sensor_requests_one_run_per_partition_and_skips_unknown_partitions(inst
     assert len({r.run_key for r in result.run_requests}) == 3
 
 
+def test_a_show_mapping_that_flips_back_is_rebuilt_each_time(instance, lakehouse, settings, drops: Drops) -> None:
+    """boreal's directory maps s1 to Podnews, then another feed, then Podnews, then the
+    other again: each change rebuilds silver under its own run key (the fourth rebuild's
+    key was the second's, so the sensor took it for done)."""
+    other = "https://feeds.example.com/show"
+    drops.shows("boreal", {"s1": PODNEWS})
+    drops.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5)])
+    cursor, rebuilds = None, []
+
+    def settle() -> None:
+        nonlocal cursor
+        for _ in range(4):
+            result = tick(instance, lakehouse, "boreal", cursor)
+            cursor = result.cursor
+            rebuilds.extend(r.run_key for r in result.run_requests if ":resolve:" in r.run_key)
+            if not result.run_requests:
+                return
+            execute_all(instance, lakehouse, result.run_requests)
+
+    settle()
+    for url, guid in ((other, derived("feeds.example.com/show")), (PODNEWS, PODNEWS_GUID), (other, derived("feeds.example.com/show"))):
+        drops.shows("boreal", {"s1": url})
+        settle()
+        assert [row[0] for row in silver_rows(settings, "boreal")] == [guid]
+    assert len(rebuilds) == len(set(rebuilds)) == 3
+
+
 def test_drops_and_events_outside_the_partitions_are_named(instance, lakehouse, settings, drops: Drops) -> None:
     """A daily file dated before PODCAST_DATA_START, and a replayed segment holding an
     event of such a day (the collector refuses those), wait for a partition; they are
