@@ -8,7 +8,15 @@ from datetime import date, timedelta
 
 import polars as pl
 
-from podcast_assets.estimators import FIRST30_MONTHS, estimate_first_30_days, estimate_monthly
+from podcast_assets.estimators import (
+    CREATOR_SCHEMA,
+    FIRST30_MONTHS,
+    FIRST30_SCHEMA,
+    MONTHLY_SCHEMA,
+    TREND_SCHEMA,
+    estimate_first_30_days,
+    estimate_monthly,
+)
 from podcast_assets.estimators.common import ProviderInfo, add_months
 from podcast_assets.identity import resolve_feed_urls
 from podcast_assets.identity_sync import read_feed_map
@@ -18,6 +26,13 @@ from podcast_assets.settings import Settings
 from podcast_assets.storage import delta, ledger
 
 COVERAGE_SCHEMA = {"provider": pl.String, "period_start": pl.Date, "period_grain": pl.String}
+GOLD_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "podcast_monthly_estimates": MONTHLY_SCHEMA,
+    "episode_first_30_days": {**FIRST30_SCHEMA, "month": pl.Date()},  # (the month of publication)
+    "podcast_trends": TREND_SCHEMA,
+    "creator_popularity": CREATOR_SCHEMA,
+}
+"""Each gold table's columns and types: what a table not written yet reads as."""
 
 
 def provider_infos(settings: Settings) -> list[ProviderInfo]:
@@ -72,8 +87,9 @@ def episodes(settings: Settings) -> pl.DataFrame:
 
 
 def gold_table(settings: Settings, name: str, start: date, end: date) -> pl.DataFrame:
-    """Rows of a gold table for the months ``[start, end)``."""
-    return delta.read(settings.delta("gold", name), delta.in_window("month", start, end))
+    """Rows of a gold table for the months ``[start, end)`` (none, with its columns, before
+    the table is first written: the catalog may land before any listens)."""
+    return delta.read(settings.delta("gold", name), delta.in_window("month", start, end), GOLD_SCHEMAS[name])
 
 
 def credits(settings: Settings) -> pl.DataFrame:

@@ -190,6 +190,8 @@ def _rematerialize_downstream(
         result = automation.evaluate()
         errors = [e for work in _downstream_work(assets, result)
                   for e in _run(work, assets, automation.instance, lakehouse, report, echo)]
+        for message in errors:
+            echo(f"    FAILED {message}")
         report.failures += errors
         if errors:
             return

@@ -10,15 +10,19 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import polars as pl
 import pytest
 
+from podcast_assets.catalog import FeedItem
 from podcast_assets.cli import main
+from podcast_assets.definitions import materializable
 from podcast_assets.refresh import refresh
+from podcast_assets.serving import store_path
 from podcast_assets_tests.conftest import (
     BACKBONE_ASSETS,
     GUID_A,
@@ -77,6 +81,21 @@ def test_a_drop_named_for_no_real_date_fails_refresh_and_blocks_nothing_else(ins
     assert report.failures == ["cirrus/cirrus-2025-02-30.json: the date in its name is no real date; rename it"], lines
     assert silver_rows(settings, "cirrus") == [(PODNEWS_GUID, None, "2025-03-01", "day", 4, None)]
     assert misdated.exists()  # left in landing for a person to rename; nothing received is deleted
+
+
+def test_the_catalog_landing_before_any_listens_is_no_failure(instance, settings, drops: Drops) -> None:
+    """Day one may bring the RSS catalog first: the gold tables it feeds have no listens
+    to estimate yet (a creator's month read a table not written yet), and the serving
+    store is published with them empty. refresh succeeds, and again."""
+    item = FeedItem(guid="a-1", title="first", published_at=datetime(2025, 3, 2), persons=[("Cleo", "guest", None)])
+    drops.feed("show.xml", "https://feeds.example.com/show", podcast_guid=GUID_A, items=[item])
+    for _ in range(2):
+        lines: list[str] = []
+        report = refresh(settings, instance, materializable, echo=lines.append)
+        assert report.ok, lines
+    with duckdb.connect(str(store_path(settings.serving_dir)), read_only=True) as store:
+        assert store.execute("SELECT count(*) FROM podcast_monthly_estimates").fetchall() == [(0,)]
+        assert store.execute("SELECT count(*) FROM podcasts").fetchall() == [(1,)]
 
 
 def test_quarantined_day_comes_back_when_redelivered_fixed(instance, settings, drops: Drops) -> None:

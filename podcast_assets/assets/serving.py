@@ -13,6 +13,7 @@ from dagster_duckdb import DuckDBResource
 
 from podcast_assets.automation import ON_CHANGE_OR_FAILURE, RETRY_PASSING_FAULTS
 from podcast_assets.catalog import PODCASTS_SCHEMA
+from podcast_assets.gold_inputs import GOLD_SCHEMAS
 from podcast_assets.metadata import markdown_preview
 from podcast_assets.resources import LakehouseResource
 from podcast_assets.serving import publish_serving_store, store_path
@@ -42,8 +43,9 @@ def serving_store(
     context: dg.AssetExecutionContext, lakehouse: LakehouseResource, serving_duckdb: DuckDBResource
 ) -> dg.MaterializeResult:
     settings = lakehouse.settings
-    # the catalog may not have landed yet: then no podcast has a title, which is no error
-    schemas = {"podcasts": PODCASTS_SCHEMA}
+    # the catalog may not have landed yet (then no podcast has a title), nor any listens
+    # (then the gold tables are empty): neither is an error
+    schemas = {"podcasts": PODCASTS_SCHEMA, **GOLD_SCHEMAS}
     tables = {table: delta.read(settings.delta(layer, table), schema=schemas.get(table)) for layer, table in PUBLISHED}
     path = store_path(settings.serving_dir)
     with serving_duckdb.get_connection() as conn:

@@ -36,19 +36,20 @@ without the creator in the window to compare with."""
 LIFT_FIT_ROUNDS = 20
 """Rounds of the alternating fit of show levels and creator effects (backfitting)."""
 
-CREATOR_COLUMNS = (
-    "month",
-    "creator_id",
-    "creator_name",
-    "appearances",
-    "guest_appearances",
-    "estimated_listens",
-    "lift",
-    "popularity_rank",
-    "lift_appearances",
-    "popularity_score",
-    "appearances_estimated",
-)
+CREATOR_SCHEMA: dict[str, pl.DataType] = {
+    "month": pl.Date(),
+    "creator_id": pl.String(),
+    "creator_name": pl.String(),
+    "appearances": pl.Int32(),
+    "guest_appearances": pl.Int32(),
+    "estimated_listens": pl.Float64(),
+    "lift": pl.Float64(),
+    "popularity_rank": pl.Int32(),
+    "lift_appearances": pl.Int32(),
+    "popularity_score": pl.Float64(),
+    "appearances_estimated": pl.Int32(),
+}
+CREATOR_COLUMNS = tuple(CREATOR_SCHEMA)
 
 EPISODE = ["podcast_guid", "episode_guid"]
 

@@ -50,18 +50,19 @@ FIRST30_MONTHS = 3
 episodes are published) and the two after it (a window that starts on the 30th or 31st can
 end in the second month after)."""
 
-FIRST30_COLUMNS = (
-    "podcast_guid",
-    "episode_guid",
-    "published_at",
-    "estimated_listens_30d",
-    "estimate_low",
-    "estimate_high",
-    "window_complete",
-    "providers_in_estimate",
-    "coverage",
-    "share_sd",
-)
+FIRST30_SCHEMA: dict[str, pl.DataType] = {
+    "podcast_guid": pl.String(),
+    "episode_guid": pl.String(),
+    "published_at": pl.Datetime("us", "UTC"),
+    "estimated_listens_30d": pl.Float64(),
+    "estimate_low": pl.Float64(),
+    "estimate_high": pl.Float64(),
+    "window_complete": pl.Boolean(),
+    "providers_in_estimate": pl.Int32(),
+    "coverage": pl.Float64(),
+    "share_sd": pl.Float64(),
+}
+FIRST30_COLUMNS = tuple(FIRST30_SCHEMA)
 
 EPISODE = ["podcast_guid", "episode_guid"]
 

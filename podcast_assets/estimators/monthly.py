@@ -26,20 +26,21 @@ from podcast_assets.estimators.common import (
     with_weekday_weight,
 )
 
-MONTHLY_COLUMNS = (
-    "month",
-    "podcast_guid",
-    "observed_listens",
-    "estimated_listens",
-    "estimate_low",
-    "estimate_high",
-    "providers_reporting",
-    "status",
-    "providers_in_estimate",
-    "coverage",
-    "projection_sd",
-    "share_sd",
-)
+MONTHLY_SCHEMA: dict[str, pl.DataType] = {
+    "month": pl.Date(),
+    "podcast_guid": pl.String(),
+    "observed_listens": pl.Int64(),
+    "estimated_listens": pl.Float64(),
+    "estimate_low": pl.Float64(),
+    "estimate_high": pl.Float64(),
+    "providers_reporting": pl.Int32(),
+    "status": pl.String(),
+    "providers_in_estimate": pl.Int32(),
+    "coverage": pl.Float64(),
+    "projection_sd": pl.Float64(),
+    "share_sd": pl.Float64(),
+}
+MONTHLY_COLUMNS = tuple(MONTHLY_SCHEMA)
 
 
 def provider_month_fractions(

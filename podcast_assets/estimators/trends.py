@@ -48,17 +48,18 @@ RISING_Z = Z90
 TREND_MIN_MONTHS = 3
 """... and estimates for at least this many of the ``TREND_MONTHS`` months."""
 
-TREND_COLUMNS = (
-    "month",
-    "podcast_guid",
-    "estimated_listens",
-    "trend_score",
-    "trend_rank",
-    "is_rising",
-    "growth_raw",
-    "growth_se",
-    "months_used",
-)
+TREND_SCHEMA: dict[str, pl.DataType] = {
+    "month": pl.Date(),
+    "podcast_guid": pl.String(),
+    "estimated_listens": pl.Float64(),
+    "trend_score": pl.Float64(),
+    "trend_rank": pl.Int32(),
+    "is_rising": pl.Boolean(),
+    "growth_raw": pl.Float64(),
+    "growth_se": pl.Float64(),
+    "months_used": pl.Int32(),
+}
+TREND_COLUMNS = tuple(TREND_SCHEMA)
 
 
 def _month_noise(points: pl.DataFrame) -> float:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from podcast_assets.estimators import TREND_COLUMNS, TREND_MONTHS, score_trends
+from podcast_assets.estimators import TREND_MONTHS, TREND_SCHEMA, score_trends
 from podcast_assets.estimators.trends import NOISE_PRIOR_DF, NOISE_PRIOR_SD, RISING_Z
 from podcast_assets_tests.estimators.frames import shuffled
 
@@ -51,7 +51,7 @@ def test_hand_worked_month() -> None:
         }
     )
     out = score_trends(history, JUNE)
-    assert out.columns == list(TREND_COLUMNS)
+    assert out.schema == pl.Schema(TREND_SCHEMA)  # (what a gold table not written yet reads as)
     got = {r["podcast_guid"]: r for r in out.iter_rows(named=True)}
     # A and B lie exactly on lines: residuals 0. Month-to-month noise pooled over them
     # (4 df each) with the prior (0.15^2, 10 df): (0 + 10 x 0.0225) / (8 + 10) = 0.0125.
