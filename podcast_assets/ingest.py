@@ -11,6 +11,7 @@ silver beside it; the others commit and record what happened themselves.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -248,24 +249,32 @@ def _crawl_times(crawls: list[tuple[Path, str, str]]) -> dict[Path, tuple[int, s
 
 
 def ingest_catalog(settings: Settings, log: logging.Logger) -> tuple[Catalog, Outcome]:
-    """Every crawled feed in ``landing/catalog/`` into the catalog frames. A feed file that
-    does not parse is quarantined and its last good crawl (from the archive) stands in.
-    Feed URLs mapped before keep their guid unless a crawl now maps them otherwise."""
+    """Every crawled feed in ``landing/catalog/`` into the catalog frames, and the last
+    ingested crawl of each feed file no longer there (a feed is not dropped because its
+    file left landing). A feed file that does not parse is quarantined and its last good
+    crawl (from the archive) stands in. Feed URLs mapped before keep their guid unless a
+    crawl now maps them otherwise."""
     entries_ = ledger.read(settings, CATALOG)
     done = ledger.handled(entries_)
     delivered = [archive(settings, CATALOG, p) for p in landing.catalog_files(settings)]
     deliveries = {d.archive_path: d for d in delivered}
     crawls = [(d.archive_path, d.fingerprint, d.file_name) for d in delivered]
-    catalog = build_catalog(deliveries, _crawl_times(crawls))
-    bad = {err.file: err for err in catalog.failures}
     last_good = (
-        entries_.filter((pl.col("status") == "ingested") & pl.col("file_name").is_in([deliveries[p].file_name for p in bad]))
+        entries_.filter(pl.col("status") == "ingested")
         .sort("recorded_at")
         .unique("file_name", keep="last")
         .select("archive_path", "fingerprint", "file_name")
     )
+
+    def last_crawls(names: Iterable[str], keep: bool = True) -> list[tuple[Path, str, str]]:
+        chosen = pl.col("file_name").is_in(list(names))
+        return [(Path(a), f, n) for a, f, n in last_good.filter(chosen if keep else ~chosen).iter_rows()]
+
+    gone = last_crawls((d.file_name for d in delivered), keep=False)
+    catalog = build_catalog([*deliveries, *(p for p, _, _ in gone)], _crawl_times(crawls + gone))
+    bad = {err.file: err for err in catalog.failures if err.file in deliveries}
     if bad:
-        stand_ins = [(Path(archived), landed, name) for archived, landed, name in last_good.iter_rows()]
+        stand_ins = gone + last_crawls(deliveries[p].file_name for p in bad)
         catalog = build_catalog([p for p in deliveries if p not in bad] + [p for p, _, _ in stand_ins],
                                 _crawl_times(crawls + stand_ins))
     catalog = catalog.keeping_urls_of(delta.read(settings.delta("silver", "feed_urls"), schema=FEED_URLS_SCHEMA))

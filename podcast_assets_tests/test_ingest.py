@@ -473,6 +473,21 @@ def test_bad_show_directory_quarantined_old_directory_kept(instance, lakehouse, 
     assert silver_rows(settings, "boreal") == [(PODNEWS_GUID, "ep-1", "2025-03-03", "day", 5, None)]
 
 
+def test_a_feed_whose_file_left_landing_stays_in_the_catalog(instance, lakehouse, settings, drops: Drops) -> None:
+    """Only a newer crawl supersedes a feed: when its file leaves landing (its copy stays
+    in the archive), the next crawl of another feed keeps it in the catalog."""
+    items = [{"guid": "ep-1", "title": "One", "published_at": datetime(2025, 2, 1, 10)}]
+    drops.feed("a.xml", "https://a.example.com/feed", items=items)
+    gone = drops.feed("b.xml", "https://b.example.com/feed", podcast_guid=GUID_A, items=items)
+    load_catalog(instance, lakehouse)
+    gone.unlink()
+    drops.feed("c.xml", "https://c.example.com/feed", items=items)
+    assert load_catalog(instance, lakehouse).success
+    podcasts = pl.read_delta(settings.delta("silver", "podcasts")).sort("feed_url")
+    assert podcasts.get_column("feed_url").to_list() == [f"https://{h}.example.com/feed" for h in "abc"]
+    assert pl.read_delta(settings.delta("silver", "episodes")).height == 3
+
+
 def test_bad_catalog_crawl_quarantined_last_good_crawl_stands_in(instance, lakehouse, settings, drops: Drops) -> None:
     items = [{"guid": "ep-1", "title": "One", "published_at": datetime(2025, 2, 1, 10)}]
     drops.feed("show.xml", "https://feeds.example.com/show", podcast_guid=GUID_A, items=items)
