@@ -32,10 +32,27 @@ def cmd_refresh(settings: Settings) -> int:
     return 1
 
 
+DEMO_MARK = ".demo"  # in a lakehouse the demo wrote: running it again there is fine
+
+
+def not_the_demos(settings: Settings) -> list[str]:
+    """The folders of ``settings``' lakehouse holding data the demo did not write (the
+    demo writes its sample drops over what landing holds, and ingests them)."""
+    if (settings.root / DEMO_MARK).exists():
+        return []
+    return [name for name in ("landing", "delta") if (settings.root / name).is_dir() and any((settings.root / name).iterdir())]
+
+
 def cmd_demo(settings: Settings, seed: int, preset: str) -> int:
     from podcast_assets import sample_data
     from podcast_assets.demo import summary
 
+    if held := not_the_demos(settings):
+        print(f"demo: {settings.root} already holds data ({', '.join(held)}); the demo needs a fresh lakehouse: "
+              "set PODCAST_LAKEHOUSE_DIR to a new directory", file=sys.stderr)
+        return 2
+    settings.root.mkdir(parents=True, exist_ok=True)
+    (settings.root / DEMO_MARK).touch()
     print(f"demo: writing sample drops for every provider into {settings.root / 'landing'}")
     market = sample_data.generate_market(preset, seed=seed, market_shares=dict(settings.market_shares))
     written = sample_data.write_drops(market, settings)

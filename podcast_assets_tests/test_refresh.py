@@ -19,7 +19,7 @@ import polars as pl
 import pytest
 
 from podcast_assets.catalog import FeedItem
-from podcast_assets.cli import main
+from podcast_assets.cli import main, not_the_demos
 from podcast_assets.definitions import materializable
 from podcast_assets.refresh import refresh
 from podcast_assets.serving import store_path
@@ -131,6 +131,23 @@ def test_cli_demo_runs_the_main_job_end_to_end(
     for table in ("podcast_monthly_estimates", "episode_first_30_days", "podcast_trends", "creator_popularity"):
         assert pl.read_delta(settings.delta("gold", table)).height > 0, table
     assert (settings.serving_dir / "serving.duckdb").exists()
+    assert not_the_demos(settings) == []  # running it again there is fine
+
+
+def test_cli_demo_refuses_a_lakehouse_holding_other_data(
+    settings, dagster_home: Path, drops: Drops, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The demo writes its sample drops over what landing holds: it needs a fresh lakehouse."""
+    monkeypatch.setenv("PODCAST_LAKEHOUSE_DIR", settings.lakehouse_dir)
+    monkeypatch.setenv("DAGSTER_HOME", str(dagster_home))
+    real = drops.cirrus("2025-03-01", [(PODNEWS, 4242)])
+    before = real.read_bytes()
+
+    assert main(["demo", "--preset", "tiny"]) == 2
+
+    assert "the demo needs a fresh lakehouse" in capsys.readouterr().err
+    assert real.read_bytes() == before and sorted(p.name for p in settings.landing("cirrus").iterdir()) == [real.name]
+    assert not settings.landing("boreal").exists()
 
 
 def test_cli_refresh_bad_file_in_the_middle_of_a_range(
