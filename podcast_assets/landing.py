@@ -43,16 +43,24 @@ def misdated_files(settings: Settings, spec: ProviderSpec) -> list[Path]:
 
 
 def current_deliveries(settings: Settings, spec: ProviderSpec) -> dict[date, Path]:
-    """Per period, the file that holds it now: the newest when several names carry the
-    same period (``x.csv`` and a later ``x.csv.gz``)."""
+    """Per period, the file that holds it now: the one that landed last when several
+    names carry the same period (``x.csv`` and a later ``x.csv.gz``)."""
     current: dict[date, Path] = {}
     for path in landed_files(settings, spec):
         period = file_period(spec, path)
         if period is None:
             continue  # see misdated_files
-        if period not in current or path.stat().st_mtime_ns > current[period].stat().st_mtime_ns:
+        if period not in current or _landed(path) > _landed(current[period]):
             current[period] = path
     return current
+
+
+def _landed(path: Path) -> tuple[int, int, str]:
+    """When a file landed: its inode change time, which no copy carries over (``cp -p``
+    and ``rsync -t`` keep the source's mtime, which may be older than a file landed
+    before it); then its mtime and name, for files of one clock tick."""
+    stat = path.stat()
+    return stat.st_ctime_ns, stat.st_mtime_ns, path.name
 
 
 def show_directory_file(settings: Settings, spec: ProviderSpec) -> Path:

@@ -447,6 +447,21 @@ def test_a_corrected_file_of_the_same_size_and_mtime_is_new_work(instance, lakeh
     assert silver_rows(settings, "cirrus") == [(PODNEWS_GUID, None, "2025-03-05", "day", 194, None)]
 
 
+def test_a_restatement_under_another_name_counts_by_when_it_landed(instance, lakehouse, settings, drops: Drops) -> None:
+    """boreal restates a day as .csv.gz beside its .csv, copied with an mtime older than
+    the .csv's (cp -p, rsync -t): it landed last, so it holds the day."""
+    drops.shows("boreal", {"s1": PODNEWS})
+    first = drops.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 5)])
+    execute_all(instance, lakehouse, [w.run_request() for w in plan(settings, ["boreal"])])
+    restated = drops.boreal("2025-03-03", [("2025-03-03", "s1", "ep-1", "t", 500)], gz=True)
+    older = first.stat().st_mtime_ns - 10**9
+    os.utime(restated, ns=(older, older))
+    (work,) = plan(settings, ["boreal"])
+    assert work.first_partition == "2025-03-03" and restated.name in work.description
+    execute_all(instance, lakehouse, [work.run_request()])
+    assert silver_rows(settings, "boreal") == [(PODNEWS_GUID, "ep-1", "2025-03-03", "day", 500, None)]
+
+
 def test_one_providers_directory_does_not_stand_for_anothers(instance, lakehouse, settings, drops: Drops) -> None:
     """Every provider's directory is called shows.csv. The ledger holds aurora's delivery
     of a shows.csv whose fingerprint is exactly that of boreal's (as a copy keeping size
