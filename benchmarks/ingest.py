@@ -26,6 +26,9 @@ Run: ``.venv/bin/python benchmarks/ingest.py [--rows 1000000] [--repeat 3] [--pr
 3. Prints the best wall time of the runs as rows/s, the ratio ours/baseline against the
    issue's target (within 2x), CPU seconds (all threads; steadier than wall time on a
    shared machine), and peak RSS: the whole process's, and its growth during the timed part.
+   Then the ratio round by round (each Dagster run against the bare run of its round, so a
+   slow spell of the machine weighs on both): its median and range, and in how many rounds
+   it was within the target.
 
 ``--profile`` then runs the given phases (default: pure and dagster) once more with cProfile
 around the timed part and prints the top functions. Nothing here asserts on timings; it only
@@ -41,6 +44,7 @@ import os
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -376,6 +380,10 @@ def report(results: dict[str, list[dict[str, Any]]], rows: int) -> None:
     verdict = "within" if ratio <= TARGET_RATIO else "NOT within"
     print(f"\nbronze+silver through Dagster = {ratio:.2f}x the bare baseline: {verdict} the {TARGET_RATIO:.0f}x target "
           f"(functions alone {p['seconds'] / b['seconds']:.2f}x)")
+    paired = sorted(dg["seconds"] / bl["seconds"] for bl, dg in zip(results["baseline"], results["dagster"]))
+    print(f"round by round (each Dagster run against the same round's bare run): median {statistics.median(paired):.2f}x, "
+          f"{paired[0]:.2f}-{paired[-1]:.2f}x; within the target in {sum(r <= TARGET_RATIO for r in paired)} "
+          f"of {len(paired)} rounds")
     print(f"against a bare two-table floor (read_csv, write, read back, write again: {b['seconds'] + again:.3f} s): "
           f"{d['seconds'] / (b['seconds'] + again):.2f}x")
     keys = ("bronze_rows", "bronze_listens", "silver_rows", "silver_listens", "unmapped_listens")
