@@ -22,7 +22,7 @@ import dagster as dg
 DAEMON_RUN_TAGS = {"dagster/max_runtime": "3600"}
 
 # Gold and serving steps that fail for a passing reason (a full disk, a commit that kept
-# conflicting) are tried again in the same run, 2 s and then 4 s later: otherwise the month
+# conflicting) are tried again in the same run, 2 s and then 6 s later: otherwise the month
 # would wait for its next upstream change, which for a closed month may never come.
 # (Ingestion is retried by its sensors, which know a quarantined file is done.)
 RETRY_PASSING_FAULTS = dg.RetryPolicy(max_retries=2, delay=2, backoff=dg.Backoff.EXPONENTIAL)

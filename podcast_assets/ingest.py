@@ -240,8 +240,8 @@ def _crawl_times(crawls: list[tuple[Path, str, str]]) -> dict[Path, tuple[int, s
     """Archived crawl (its path, fingerprint, landed name) -> its crawl time and name: the
     landed file's mtime its delivery's fingerprint recorded (an unchanged feed crawled
     again shares its archived copy, and that copy's older mtime, with the first crawl of
-    those bytes), the latest where crawls share a copy; the name breaks ties of time
-    (an archived copy's own name starts with a hash of its content, which would)."""
+    those bytes), the latest where crawls share a copy; the landed name breaks ties of
+    time (an archived copy's own name starts with a hash of its content)."""
     times: dict[Path, tuple[int, str]] = {}
     for archived, landed, name in crawls:
         times[archived] = max((landed_mtime_ns(landed), name), times.get(archived, (0, "")))

@@ -406,7 +406,7 @@ def server_config(settings: Settings, host: str = "127.0.0.1", port: int = 8788,
     """uvicorn's configuration of the API. Callers are told apart by the address of their
     connection: uvicorn would otherwise take the address from an ``X-Forwarded-For``
     header sent over loopback, and a client could claim a fresh rate-limit budget with
-    each request. (Behind a proxy of your own, set its address in ``forwarded_allow_ips``.)"""
+    each request. (Behind a proxy, every caller then shares the proxy's budget.)"""
     return uvicorn.Config(create_app(settings), host=host, port=port, proxy_headers=False, **options)
 
 
